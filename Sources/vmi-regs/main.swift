@@ -1,0 +1,3 @@
+import VMICLI
+
+ToolMain.run(RegsCommand.self)
