@@ -21,8 +21,10 @@ var targets: [Target] = [
         dependencies: ["VMICore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
         path: "Sources/VMICLI"),
     .executableTarget(name: "vmi-bench", dependencies: ["VMICore", "VMICLI"], path: "Benchmarks/VMIBench"),
-    .testTarget(name: "VMICoreTests", dependencies: ["VMICore"], path: "Tests/VMICoreTests"),
-    .testTarget(name: "CLITests", dependencies: ["VMICore"], path: "Tests/CLITests"),
+    // Fixture access and tool spawning shared by the test targets.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .testTarget(name: "VMICoreTests", dependencies: ["VMICore", "TestSupport"], path: "Tests/VMICoreTests"),
+    .testTarget(name: "CLITests", dependencies: ["VMICore", "TestSupport"], path: "Tests/CLITests"),
 ]
 for tool in tools {
     var deps: [Target.Dependency] = ["VMICLI", "VMICore"]

@@ -1,15 +1,18 @@
 import Foundation
 
 /// Spawns a built tool and collects stdout, stderr and the exit status.
-struct ToolResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ToolResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    /// stdout split into lines (without the final empty one).
+    public var lines: [Substring] { stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map { $0 } }
 }
 
-enum Tools {
+public enum Tools {
     /// The folder holding the built executables (the test bundle sits beside them).
-    static let binDir: URL = {
+    public static let binDir: URL = {
         if let dir = ProcessInfo.processInfo.environment["VMI_BIN_DIR"] { return URL(fileURLWithPath: dir) }
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         while url.path != "/" {
@@ -20,12 +23,10 @@ enum Tools {
     }()
 
     /// The repository root (for fixtures).
-    static let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    public static let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    static func fixture(_ name: String) -> String { repoRoot.appendingPathComponent("Tests/Fixtures/\(name)").path }
-
-    static func run(_ tool: String, _ args: [String], stdin: Data? = nil, timeout: TimeInterval = 60) throws -> ToolResult {
+    public static func run(_ tool: String, _ args: [String], stdin: Data? = nil, timeout: TimeInterval = 60) throws -> ToolResult {
         let p = Process()
         p.executableURL = binDir.appendingPathComponent(tool)
         p.arguments = args
