@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A value in an event record, typed by the JSON contract (64-bit quantities as hex strings).
+public enum EventValue: Equatable, Sendable {
+    case hex(UInt64)
+    case int(Int)
+    case bool(Bool)
+    case string(String)
+    case bytes([UInt8])
+}
+
+/// One event as it happened. Kind-specific fields are kept as an ordered list of
+/// (snake_case key, value) so each driver adds what its hypervisor reports (`old`/`new` for
+/// control registers, `leaf`/`subleaf`/`eax`.. for CPUID, `gfn`/`gla`/`access` for memory,
+/// `vector`/`type` for interrupts) without a shared enum to edit for every kind.
+public struct VMEvent: Sendable {
+    /// The spec kind's spelling (`cr3`, `cpuid`, `breakpoint`, ...).
+    public var kind: String
+    public var vcpu: Int
+    public var timestamp: Timestamp
+    public var fields: [(key: StaticString, value: EventValue)]
+
+    public init(kind: String, vcpu: Int, timestamp: Timestamp = .now(), fields: [(key: StaticString, value: EventValue)] = []) {
+        self.kind = kind
+        self.vcpu = vcpu
+        self.timestamp = timestamp
+        self.fields = fields
+    }
+
+    public func value(_ key: String) -> EventValue? {
+        fields.first { $0.key.description == key }?.value
+    }
+
+    /// `{"type":"event","ts":"...","domid":5,"vcpu":0,"event":"cr3","old":"0x...",...}`
+    public func write(identity: RecordIdentity, to line: inout JSONLine) {
+        line.timestamp(timestamp)
+        identity.write(to: &line)
+        line.field("vcpu", vcpu)
+        line.field("event", kind)
+        for (key, value) in fields {
+            switch value {
+            case .hex(let v): line.field(key, hex: v)
+            case .int(let v): line.field(key, v)
+            case .bool(let v): line.field(key, v)
+            case .string(let v): line.field(key, v)
+            case .bytes(let v): line.field(key, hexBytes: v)
+            }
+        }
+    }
+}
+
+/// How a listen loop should go on after an event.
+public enum ListenDecision: Sendable {
+    case next
+    case stop
+}
+
+public struct ListenOptions: Sendable {
+    /// Only events of this vCPU (others are answered at once and not reported).
+    public var vcpu: Int?
+    /// Keep the vCPU paused until the event was written (synchronous); default: observe and resume.
+    public var sync: Bool
+    /// Absolute deadline on CLOCK_MONOTONIC, seconds; nil = none.
+    public var deadline: Double?
+    /// Readable when the user asked to stop (VMICLI's Signals.wakeFD); -1 = none.
+    public var stopFD: Int32
+
+    public init(vcpu: Int? = nil, sync: Bool = false, deadline: Double? = nil, stopFD: Int32 = -1) {
+        self.vcpu = vcpu
+        self.sync = sync
+        self.deadline = deadline
+        self.stopFD = stopFD
+    }
+}
+
+/// A target that can deliver VM events (Xen vm_event ring, gdb breakpoints and watchpoints).
+public protocol EventMonitor: TargetDriver {
+    /// Throws one clear error for the first spec this target cannot deliver, naming the kind
+    /// and why (`xen:web01 cannot watch mem: mem_access needs Intel EPT`). Called before any
+    /// change is made to the guest.
+    func check(_ specs: [EventSpec]) throws
+
+    /// Registers `specs`, hands each event to `handler` until it says `.stop`, the deadline
+    /// passes or `stopFD` becomes readable, then undoes every registration (events off, ring
+    /// drained and answered, breakpoints removed, guest running) before returning or throwing.
+    func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws
+}
+
+/// Seconds on CLOCK_MONOTONIC, for deadlines.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
