@@ -1,0 +1,94 @@
+import Foundation
+
+/// Parsers for the ground truth the labs capture beside each dump, so tests compare a tool's
+/// output with what the producing software itself printed at the same moment.
+public enum GroundTruth {
+    /// QEMU HMP `info registers` (x86_64 or AArch64) of one CPU, keyed by the names the tools use.
+    ///
+    /// x86: `RAX=...`, `RFL=` (rflags), segment rows `CS =sel base limit flags` (-> cs, cs_base),
+    /// `LDT`/`TR` (-> ldtr, tr), `GDT=`/`IDT= base limit` (-> gdtr_base, gdtr_limit), `CRn=`.
+    /// AArch64: `PC=`, `X00=`.. (-> x0), `SP=`, `PSTATE=`. Vector/FPU/debug rows are skipped.
+    public static func qemuInfoRegisters(_ text: String) -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        let segments = ["ES": "es", "CS": "cs", "SS": "ss", "DS": "ds", "FS": "fs", "GS": "gs", "LDT": "ldtr", "TR": "tr"]
+        for raw in text.split(separator: "\n") {
+            let line = String(raw)
+            let head = line.split(separator: "=", maxSplits: 1)
+            guard head.count == 2 else { continue }
+            let key = head[0].trimmingCharacters(in: .whitespaces)
+            let fields = head[1].split(separator: " ").map(String.init)
+            if let name = segments[key], fields.count >= 2 {
+                out[name] = UInt64(fields[0], radix: 16)
+                out[name + "_base"] = UInt64(fields[1], radix: 16)
+                continue
+            }
+            if key == "GDT" || key == "IDT", fields.count >= 2 {
+                out[key.lowercased() + "r_base"] = UInt64(fields[0], radix: 16)
+                out[key.lowercased() + "r_limit"] = UInt64(fields[1], radix: 16)
+                continue
+            }
+            // Rows of NAME=VALUE pairs (`R8 =...` has a space before '=').
+            let pattern = try! NSRegularExpression(pattern: "([A-Z][A-Z0-9]*) ?=([0-9a-f]+)")
+            for m in pattern.matches(in: line, range: NSRange(line.startIndex..., in: line)) {
+                let name = String(line[Range(m.range(at: 1), in: line)!])
+                let value = UInt64(String(line[Range(m.range(at: 2), in: line)!]), radix: 16)
+                guard let mapped = qemuName(name) else { continue }
+                out[mapped] = value
+            }
+        }
+        return out
+    }
+
+    static func qemuName(_ name: String) -> String? {
+        switch name {
+        case "RFL": return "rflags"
+        case "PC", "SP", "PSTATE", "RIP", "RSP", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "CR0", "CR2", "CR3", "CR4":
+            return name.lowercased()
+        default:
+            if name.hasPrefix("R"), let n = Int(name.dropFirst()), (8...15).contains(n) { return "r\(n)" }
+            if name.hasPrefix("X"), name.count == 3, let n = Int(name.dropFirst()), (0...30).contains(n) { return "x\(n)" }
+            return nil
+        }
+    }
+
+    /// One row of a lab `*.translate.txt`: `name va pa bytes_via_x bytes_via_xp`, '-' = unmapped.
+    public struct Translation {
+        public var name: String
+        public var va: UInt64
+        public var pa: UInt64?
+        public var virtualBytes: [UInt8]?
+        public var physicalBytes: [UInt8]?
+    }
+
+    public static func translations(_ text: String) -> [Translation] {
+        text.split(separator: "\n").compactMap { line -> Translation? in
+            guard !line.hasPrefix("#") else { return nil }
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count >= 5, let va = parseHex(f[1]) else { return nil }
+            return Translation(name: f[0], va: va, pa: parseHex(f[2]), virtualBytes: hexBytes(f[3]), physicalBytes: hexBytes(f[4]))
+        }
+    }
+
+    public static func parseHex(_ s: String) -> UInt64? {
+        let t = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
+        return UInt64(t, radix: 16)
+    }
+
+    public static func hexBytes(_ s: String) -> [UInt8]? {
+        guard s != "-", s.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = s.startIndex
+        while i < s.endIndex {
+            let j = s.index(i, offsetBy: 2)
+            guard let b = UInt8(s[i..<j], radix: 16) else { return nil }
+            out.append(b)
+            i = j
+        }
+        return out
+    }
+
+    /// Reads a fixture's text, or nil when absent.
+    public static func text(_ fixture: String) -> String? {
+        Fixtures.path(fixture).flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+    }
+}
