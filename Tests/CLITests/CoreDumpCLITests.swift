@@ -143,7 +143,7 @@ enum Hostile {
                 }
             }
         }
-        if shnum > 1 && shoff + 64 * shnum <= head.count {
+        if phnum == 0 && shnum > 1 && shoff + 64 * shnum <= head.count {
             try add("sections past the end") { b in
                 for i in 1..<shnum { put64(UInt64(size) + 4096, shoff + 64 * i + 24, &b) }
             }
@@ -153,8 +153,9 @@ enum Hostile {
             try add("absurd section sizes") { b in
                 for i in 1..<shnum { put64(UInt64.max / 2, shoff + 64 * i + 32, &b) }
             }
-        } else if shnum > 1 {
+        } else if phnum == 0 && shnum > 1 {
             // xl dump-core keeps its section table at the end: patch it in a sparse copy.
+            // (QEMU dumps carry only a string-table section that the reader needs not.)
             out += try tailMutations(path, size: size, head: head, shoff: shoff, shnum: shnum)
         }
         return out
