@@ -55,7 +55,9 @@ public final class QEMUDump: TargetDriver, RegisterReader, PhysicalMemory, Virtu
 
     /// x86_64: CR3/CR4 from the QEMU note. AArch64: QEMU's notes hold no system registers
     /// (target/arm/arch_dump.c writes x0-x30, sp, pc, pstate only), so the kernel's TTBR1 comes
-    /// from VMCOREINFO when the guest had `-device vmcoreinfo`; user (TTBR0) addresses never do.
+    /// from VMCOREINFO when the guest had `-device vmcoreinfo`, else from a bounded scan for the
+    /// table that maps the vCPU's kernel pc and sp (`AArch64RootScan`), with a 48-bit VA assumed
+    /// (Linux's default). User (TTBR0) addresses do not translate on AArch64 dumps.
     public func virtualMemory(vcpu: Int) throws -> VirtualMemory {
         let regs = try registers(vcpu: vcpu)
         switch layout.arch {
@@ -65,12 +67,18 @@ public final class QEMUDump: TargetDriver, RegisterReader, PhysicalMemory, Virtu
             }
             return VirtualMemory(physical: self, mode: try .x86(regs, longMode: true))
         case .aarch64:
-            guard let mode = layout.vmcoreinfo?.aarch64KernelPaging else {
+            if let mode = layout.vmcoreinfo?.aarch64KernelPaging { return VirtualMemory(physical: self, mode: mode) }
+            let probes = [regs["pc"], regs["sp"]].compactMap { $0 }
+            guard
+                let root = AArch64RootScan.kernelRoot(
+                    ranges: layout.segments.map { ($0.paddr, $0.filesz) }, probes: probes,
+                    read: { try self.readPhysicalUInt64($0) }, holds: { self.layout.segment(containing: $0) != nil })
+            else {
                 throw VMIError(
-                    "\(address) holds no TTBR (QEMU's AArch64 dumps carry x0-x30, sp, pc, pstate only) and no VMCOREINFO "
-                        + "(guest without -device vmcoreinfo): cannot translate virtual addresses")
+                    "\(address) holds no TTBR (QEMU's AArch64 dumps carry x0-x30, sp, pc, pstate only), no VMCOREINFO, "
+                        + "and no table in memory maps vcpu \(vcpu)'s pc and sp: cannot translate virtual addresses")
             }
-            return VirtualMemory(physical: self, mode: mode)
+            return VirtualMemory(physical: self, mode: .aarch64(ttbr0: nil, ttbr1: root, t0sz: 16, t1sz: 16))
         }
     }
 }
