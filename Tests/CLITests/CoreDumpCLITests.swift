@@ -4,7 +4,7 @@ import Testing
 
 /// `vmi-regs` on offline dumps: real lab fixtures, and hostile copies of them.
 @Suite struct CoreDumpCLITests {
-    static let dumps = ["qemu/x86_64.dump.elf", "qemu/aarch64.dump.elf", "xen-x86/pv.core"]
+    static let dumps = ["qemu/x86_64.dump.elf", "qemu/aarch64.dump.elf", "xen-x86/pvguest.core"]
 
     static func fixture(_ name: String) -> String? {
         let p = Fixtures.path(name)

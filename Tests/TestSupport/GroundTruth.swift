@@ -51,6 +51,46 @@ public enum GroundTruth {
         }
     }
 
+    /// `xenctx -a [-C] DOMID` (tools/misc/xenctx.c print_ctx_64), one dictionary per vCPU in the
+    /// order printed: `rip: ...`, `flags: ...` (-> rflags), `rax: ...`, ` cs: e033`,
+    /// ` fs: 0000 @ BASE` (-> fs, fs_base), ` gs: 0000 @ KERNEL/USER` (-> gs, gs_base_kernel,
+    /// gs_base_user), `cr0: ...`, `dr7: ...`. Stack and code dumps are skipped.
+    public static func xenctx(_ text: String) -> [[String: UInt64]] {
+        var out: [[String: UInt64]] = []
+        var current: [String: UInt64] = [:]
+        let pair = try! NSRegularExpression(pattern: "(?:^|\\s)([a-z][a-z0-9]*): ([0-9a-f]+)(?: @ ([0-9a-f]+)(?:/([0-9a-f]+))?)?")
+        let names: Set<String> = [
+            "rip", "flags", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12",
+            "r13", "r14", "r15", "cs", "ss", "ds", "es", "fs", "gs", "cr0", "cr2", "cr3", "cr4", "dr0", "dr1", "dr2",
+            "dr3", "dr6", "dr7",
+        ]
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(raw)
+            if line.hasPrefix("vcpu") {  // "vcpu0:" (or "vcpu1 offline") starts a vCPU of -C
+                if !current.isEmpty { out.append(current) }
+                current = [:]
+                continue
+            }
+            if line.hasPrefix("Stack") || line.hasPrefix("Code") || line.hasPrefix("Call Trace") { continue }
+            for m in pair.matches(in: line, range: NSRange(line.startIndex..., in: line)) {
+                let name = String(line[Range(m.range(at: 1), in: line)!])
+                guard names.contains(name), current[name == "flags" ? "rflags" : name] == nil else { continue }
+                current[name == "flags" ? "rflags" : name] = UInt64(String(line[Range(m.range(at: 2), in: line)!]), radix: 16)
+                if let r = Range(m.range(at: 3), in: line) {
+                    let base = UInt64(String(line[r]), radix: 16)
+                    if let u = Range(m.range(at: 4), in: line) {
+                        current["gs_base_kernel"] = base
+                        current["gs_base_user"] = UInt64(String(line[u]), radix: 16)
+                    } else {
+                        current["\(name)_base"] = base
+                    }
+                }
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
     /// One row of a lab `*.translate.txt`: `name va pa bytes_via_x bytes_via_xp`, '-' = unmapped.
     public struct Translation {
         public var name: String
