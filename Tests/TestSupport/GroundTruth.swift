@@ -91,6 +91,38 @@ public enum GroundTruth {
         return out
     }
 
+    /// The instruction bytes `xenctx` prints per vCPU ("Code (instr addr RIP)" then 32 bytes from
+    /// RIP-21, the byte at RIP in <>), read by Xen through its own page-table walk.
+    public static func xenctxCode(_ text: String) -> [(address: UInt64, bytes: [UInt8])] {
+        var out: [(UInt64, [UInt8])] = []
+        let lines = text.split(separator: "\n").map(String.init)
+        for (i, line) in lines.enumerated() where line.hasPrefix("Code (instr addr ") && i + 1 < lines.count {
+            guard let rip = UInt64(line.dropFirst("Code (instr addr ".count).prefix { $0.isHexDigit }, radix: 16) else { continue }
+            let bytes = lines[i + 1].split(separator: " ").compactMap { UInt8($0.trimmingCharacters(in: CharacterSet(charactersIn: "<>")), radix: 16) }
+            if bytes.count == 32 { out.append((rip &- 21, bytes)) }
+        }
+        return out
+    }
+
+    /// `xenctx -m ADDR` output: "Memory (address ADDR):" then lines of little-endian 64-bit words
+    /// (an optional ASCII column after two spaces is ignored).
+    public static func xenctxMemory(_ text: String) -> (address: UInt64, bytes: [UInt8])? {
+        let lines = text.split(separator: "\n").map(String.init)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("Memory (address ") }),
+            let address = UInt64(lines[start].dropFirst("Memory (address ".count).prefix { $0.isHexDigit }, radix: 16)
+        else { return nil }
+        var bytes: [UInt8] = []
+        for line in lines[(start + 1)...] {
+            let words = line.components(separatedBy: "  ")[0].split(separator: " ")
+            guard !words.isEmpty, words.allSatisfy({ $0.count == 16 }) else { break }
+            for w in words {
+                guard let v = UInt64(w, radix: 16) else { return nil }
+                for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
+            }
+        }
+        return (address, bytes)
+    }
+
     /// One row of a lab `*.translate.txt`: `name va pa bytes_via_x bytes_via_xp`, '-' = unmapped.
     public struct Translation {
         public var name: String
