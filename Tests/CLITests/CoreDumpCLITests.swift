@@ -97,9 +97,15 @@ enum Hostile {
     }
 
     static func le64(_ b: [UInt8], _ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[o + $1]) << (8 * $1) } }
-    static func put64(_ v: UInt64, _ o: Int, _ b: inout [UInt8]) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
-    static func put32(_ v: UInt32, _ o: Int, _ b: inout [UInt8]) { for i in 0..<4 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
-    static func put16(_ v: UInt16, _ o: Int, _ b: inout [UInt8]) { for i in 0..<2 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
+    static func put64(_ v: UInt64, _ o: Int, _ b: inout [UInt8]) {
+        for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) }
+    }
+    static func put32(_ v: UInt32, _ o: Int, _ b: inout [UInt8]) {
+        for i in 0..<4 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) }
+    }
+    static func put16(_ v: UInt16, _ o: Int, _ b: inout [UInt8]) {
+        for i in 0..<2 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) }
+    }
 
     /// (what was broken, path of the broken copy).
     static func mutations(of path: String) throws -> [(String, String)] {
@@ -108,8 +114,10 @@ enum Hostile {
         let size = Int(try h.seekToEnd())
         try h.seek(toOffset: 0)
         let head = [UInt8](try h.read(upToCount: 1 << 16) ?? Data())
-        let phoff = Int(le64(head, 32)), phnum = Int(head[56]) | Int(head[57]) << 8
-        let shoff = Int(le64(head, 40)), shnum = Int(head[60]) | Int(head[61]) << 8
+        let phoff = Int(le64(head, 32))
+        let phnum = Int(head[56]) | Int(head[57]) << 8
+        let shoff = Int(le64(head, 40))
+        let shnum = Int(head[60]) | Int(head[61]) << 8
         var out: [(String, String)] = []
         func add(_ what: String, size s: Int = size, _ patch: (inout [UInt8]) -> Void) throws {
             var b = head
@@ -120,7 +128,10 @@ enum Hostile {
         try add("cut after the headers", size: min(size, 1 << 16)) { _ in }
         try add("cut in the middle", size: size / 2) { _ in }
         try add("bad ELF class") { $0[4] = 9 }
-        try add("absurd program header count") { put16(0xfffe, 56, &$0); put64(64, 32, &$0) }
+        try add("absurd program header count") {
+            put16(0xfffe, 56, &$0)
+            put64(64, 32, &$0)
+        }
         try add("program headers past the end") { put64(UInt64(size) - 8, 32, &$0) }
         if phnum > 0 {
             // Every segment and note pointing past the end, absurd sizes.
@@ -128,7 +139,10 @@ enum Hostile {
                 for i in 0..<phnum { put64(UInt64(size) + 4096, phoff + 56 * i + 8, &b) }
             }
             try add("absurd segment sizes") { b in
-                for i in 0..<phnum { put64(UInt64.max - 7, phoff + 56 * i + 32, &b); put64(UInt64.max - 7, phoff + 56 * i + 40, &b) }
+                for i in 0..<phnum {
+                    put64(UInt64.max - 7, phoff + 56 * i + 32, &b)
+                    put64(UInt64.max - 7, phoff + 56 * i + 40, &b)
+                }
             }
             let loads = (0..<phnum).filter { le64(head, phoff + 56 * $0) & 0xffff_ffff == 1 }
             if loads.count >= 2 {
@@ -165,7 +179,9 @@ enum Hostile {
     }
 
     /// For files whose section table is at the end (`xl dump-core`): copies head and tail only.
-    static func tailMutations(_ path: String, size: Int, head: [UInt8], shoff: Int, shnum: Int) throws -> [(String, String)] {
+    static func tailMutations(_ path: String, size: Int, head: [UInt8], shoff: Int, shnum: Int) throws -> [(
+        String, String
+    )] {
         let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? h.close() }
         try h.seek(toOffset: UInt64(shoff))

@@ -10,7 +10,9 @@ public enum GroundTruth {
     /// AArch64: `PC=`, `X00=`.. (-> x0), `SP=`, `PSTATE=`. Vector/FPU/debug rows are skipped.
     public static func qemuInfoRegisters(_ text: String) -> [String: UInt64] {
         var out: [String: UInt64] = [:]
-        let segments = ["ES": "es", "CS": "cs", "SS": "ss", "DS": "ds", "FS": "fs", "GS": "gs", "LDT": "ldtr", "TR": "tr"]
+        let segments = [
+            "ES": "es", "CS": "cs", "SS": "ss", "DS": "ds", "FS": "fs", "GS": "gs", "LDT": "ldtr", "TR": "tr",
+        ]
         for raw in text.split(separator: "\n") {
             let line = String(raw)
             let head = line.split(separator: "=", maxSplits: 1)
@@ -42,11 +44,14 @@ public enum GroundTruth {
     static func qemuName(_ name: String) -> String? {
         switch name {
         case "RFL": return "rflags"
-        case "PC", "SP", "PSTATE", "RIP", "RSP", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "CR0", "CR2", "CR3", "CR4":
+        case "PC", "SP", "PSTATE", "RIP", "RSP", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "CR0", "CR2", "CR3",
+            "CR4":
             return name.lowercased()
         default:
             if name.hasPrefix("R"), let n = Int(name.dropFirst()), (8...15).contains(n) { return "r\(n)" }
-            if name.hasPrefix("X"), name.count == 3, let n = Int(name.dropFirst()), (0...30).contains(n) { return "x\(n)" }
+            if name.hasPrefix("X"), name.count == 3, let n = Int(name.dropFirst()), (0...30).contains(n) {
+                return "x\(n)"
+            }
             return nil
         }
     }
@@ -58,7 +63,8 @@ public enum GroundTruth {
     public static func xenctx(_ text: String) -> [[String: UInt64]] {
         var out: [[String: UInt64]] = []
         var current: [String: UInt64] = [:]
-        let pair = try! NSRegularExpression(pattern: "(?:^|\\s)([a-z][a-z0-9]*): ([0-9a-f]+)(?: @ ([0-9a-f]+)(?:/([0-9a-f]+))?)?")
+        let pair = try! NSRegularExpression(
+            pattern: "(?:^|\\s)([a-z][a-z0-9]*): ([0-9a-f]+)(?: @ ([0-9a-f]+)(?:/([0-9a-f]+))?)?")
         let names: Set<String> = [
             "rip", "flags", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12",
             "r13", "r14", "r15", "cs", "ss", "ds", "es", "fs", "gs", "cr0", "cr2", "cr3", "cr4", "dr0", "dr1", "dr2",
@@ -75,7 +81,8 @@ public enum GroundTruth {
             for m in pair.matches(in: line, range: NSRange(line.startIndex..., in: line)) {
                 let name = String(line[Range(m.range(at: 1), in: line)!])
                 guard names.contains(name), current[name == "flags" ? "rflags" : name] == nil else { continue }
-                current[name == "flags" ? "rflags" : name] = UInt64(String(line[Range(m.range(at: 2), in: line)!]), radix: 16)
+                current[name == "flags" ? "rflags" : name] = UInt64(
+                    String(line[Range(m.range(at: 2), in: line)!]), radix: 16)
                 if let r = Range(m.range(at: 3), in: line) {
                     let base = UInt64(String(line[r]), radix: 16)
                     if let u = Range(m.range(at: 4), in: line) {
@@ -97,8 +104,12 @@ public enum GroundTruth {
         var out: [(UInt64, [UInt8])] = []
         let lines = text.split(separator: "\n").map(String.init)
         for (i, line) in lines.enumerated() where line.hasPrefix("Code (instr addr ") && i + 1 < lines.count {
-            guard let rip = UInt64(line.dropFirst("Code (instr addr ".count).prefix { $0.isHexDigit }, radix: 16) else { continue }
-            let bytes = lines[i + 1].split(separator: " ").compactMap { UInt8($0.trimmingCharacters(in: CharacterSet(charactersIn: "<>")), radix: 16) }
+            guard let rip = UInt64(line.dropFirst("Code (instr addr ".count).prefix { $0.isHexDigit }, radix: 16) else {
+                continue
+            }
+            let bytes = lines[i + 1].split(separator: " ").compactMap {
+                UInt8($0.trimmingCharacters(in: CharacterSet(charactersIn: "<>")), radix: 16)
+            }
             if bytes.count == 32 { out.append((rip &- 21, bytes)) }
         }
         return out
@@ -137,7 +148,8 @@ public enum GroundTruth {
             guard !line.hasPrefix("#") else { return nil }
             let f = line.split(separator: " ").map(String.init)
             guard f.count >= 5, let va = parseHex(f[1]) else { return nil }
-            return Translation(name: f[0], va: va, pa: parseHex(f[2]), virtualBytes: hexBytes(f[3]), physicalBytes: hexBytes(f[4]))
+            return Translation(
+                name: f[0], va: va, pa: parseHex(f[2]), virtualBytes: hexBytes(f[3]), physicalBytes: hexBytes(f[4]))
         }
     }
 

@@ -24,7 +24,9 @@ import Testing
         #expect(r["cs"] == 82 && r["gs"] == 89)
         #expect(r["gs_base"] == 0x1000 + 5152 && r["kernel_gs_base"] == 0x1000 + 5160)
         #expect(Array(r.names.prefix(4)) == ["rip", "rsp", "rflags", "rax"])
-        let user = try Self.xenContext(inKernel: false).withUnsafeBytes { try XenVCPUContext.registers(ByteView($0), vcpu: 0) }
+        let user = try Self.xenContext(inKernel: false).withUnsafeBytes {
+            try XenVCPUContext.registers(ByteView($0), vcpu: 0)
+        }
         #expect(user["gs_base"] == 0x1000 + 5160 && user["kernel_gs_base"] == 0x1000 + 5152)
     }
 
@@ -60,7 +62,9 @@ import Testing
     }
 
     @Test func vmcoreinfoGivesTheKernelRoot() throws {
-        let text = Array("OSRELEASE=6.1.0\nSYMBOL(swapper_pg_dir)=ffff800009a5e000\nNUMBER(kimage_voffset)=0xffff7fffc7e00000\nNUMBER(VA_BITS)=48\nNUMBER(TCR_EL1_T1SZ)=16\n".utf8)
+        let text = Array(
+            "OSRELEASE=6.1.0\nSYMBOL(swapper_pg_dir)=ffff800009a5e000\nNUMBER(kimage_voffset)=0xffff7fffc7e00000\nNUMBER(VA_BITS)=48\nNUMBER(TCR_EL1_T1SZ)=16\n"
+                .utf8)
         let info = text.withUnsafeBytes { VMCoreInfo(ByteView($0)) }
         #expect(info.aarch64KernelPaging == .aarch64(ttbr0: nil, ttbr1: 0x41c5_e000, t0sz: 16, t1sz: 16))
     }
@@ -103,7 +107,10 @@ import Testing
     @Test func xenCoreRegistersPhysicalAndPVTranslation() throws {
         // Guest frames 0-4 in machine frames 0x100-0x104; page tables for one kernel address.
         let va: UInt64 = 0xffff_ffff_8100_0000
-        var pml4 = Self.page(0), pdpt = Self.page(0), pd = Self.page(0), pt = Self.page(0)
+        var pml4 = Self.page(0)
+        var pdpt = Self.page(0)
+        var pd = Self.page(0)
+        var pt = Self.page(0)
         Synthetic.put(UInt64(0x101000 | 3), at: Int((va >> 39) & 0x1ff) * 8, in: &pml4)
         Synthetic.put(UInt64(0x102000 | 3), at: Int((va >> 30) & 0x1ff) * 8, in: &pdpt)
         Synthetic.put(UInt64(0x103000 | 3), at: Int((va >> 21) & 0x1ff) * 8, in: &pd)

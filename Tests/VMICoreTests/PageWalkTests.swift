@@ -170,8 +170,11 @@ import Testing
 
     @Test func modeFromTCR() throws {
         // Linux's usual TCR_EL1: T0SZ=T1SZ=16, TG0=4K (0b00), TG1=4K (0b10).
-        #expect(try PagingMode.aarch64(ttbr0: 1, ttbr1: 2, tcr: 0x0000_0034_b510_3510) == .aarch64(ttbr0: 1, ttbr1: 2, t0sz: 16, t1sz: 16))
+        #expect(
+            try PagingMode.aarch64(ttbr0: 1, ttbr1: 2, tcr: 0x0000_0034_b510_3510)
+                == .aarch64(ttbr0: 1, ttbr1: 2, t0sz: 16, t1sz: 16))
         #expect(throws: VMIError.self) { try PagingMode.aarch64(ttbr0: 1, ttbr1: 2, tcr: 0x0000_0034_f510_7510) }
-        #expect(try PagingMode.aarch64(ttbr0: 1, ttbr1: 2, tcr: nil) == .aarch64(ttbr0: 1, ttbr1: 2, t0sz: 16, t1sz: 16))
+        #expect(
+            try PagingMode.aarch64(ttbr0: 1, ttbr1: 2, tcr: nil) == .aarch64(ttbr0: 1, ttbr1: 2, t0sz: 16, t1sz: 16))
     }
 }

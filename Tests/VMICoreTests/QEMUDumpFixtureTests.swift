@@ -18,7 +18,9 @@ import Testing
     }
 
     @Test(arguments: arches) func registersMatchInfoRegisters(arch: String) throws {
-        guard let dump = try Self.open(arch), let text = GroundTruth.text("qemu/\(arch).info-registers.txt") else { return }
+        guard let dump = try Self.open(arch), let text = GroundTruth.text("qemu/\(arch).info-registers.txt") else {
+            return
+        }
         let truth = GroundTruth.qemuInfoRegisters(text)
         let regs = try dump.registers(vcpu: 0)
         #expect(regs.arch.rawValue == arch)
@@ -42,7 +44,11 @@ import Testing
             // AArch64 dumps without VMCOREINFO hold no TTBR: physical reads are still checked.
             #expect(arch == "aarch64", "\(error)")
             print("skipped virtual reads of qemu/\(arch): \(error)")
-            for row in rows { if let pa = row.pa, let b = row.physicalBytes { #expect(try dump.readPhysical(pa, count: b.count) == b) } }
+            for row in rows {
+                if let pa = row.pa, let b = row.physicalBytes {
+                    #expect(try dump.readPhysical(pa, count: b.count) == b)
+                }
+            }
             return
         }
         for row in rows {
@@ -107,6 +113,9 @@ import Testing
         guard let (dump, _) = try Self.patchedCopy(entry: { _ in 0x7_0000_0000 | 0x3 }) else { return }
         let vm = try dump.virtualMemory(vcpu: 0)
         let e = #expect(throws: TranslationFault.self) { try vm.read(0xffff_ffff_8100_0000, count: 16) }
-        #expect(e?.description == "virtual address 0xffffffff81000000 does not translate: PDPT entry at 0x700000ff0: guest-physical address 0x700000ff0 is not in the dump")
+        #expect(
+            e?.description
+                == "virtual address 0xffffffff81000000 does not translate: PDPT entry at 0x700000ff0: guest-physical address 0x700000ff0 is not in the dump"
+        )
     }
 }

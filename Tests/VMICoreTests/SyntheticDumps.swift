@@ -26,7 +26,9 @@ enum Synthetic {
     static func header(machine: UInt16, phnum: Int, shoff: UInt64 = 0, shnum: Int = 0, shstrndx: Int = 0) -> [UInt8] {
         var h = [UInt8](repeating: 0, count: 64)
         h[0...3] = [0x7f, 0x45, 0x4c, 0x46]
-        h[4] = 2; h[5] = 1; h[6] = 1
+        h[4] = 2
+        h[5] = 1
+        h[6] = 1
         put(UInt16(4), at: 16, in: &h)
         put(machine, at: 18, in: &h)
         put(UInt32(1), at: 20, in: &h)
@@ -73,17 +75,23 @@ enum Synthetic {
     /// An xl dump-core: sections .shstrtab, .note.Xen, .xen_prstatus, .xen_shared_info,
     /// .xen_pages, .xen_p2m (PV) for `pages` given as (pfn, gmfn, 4 KiB of bytes).
     static func xenCore(contexts: [[UInt8]], pages: [(UInt64, UInt64, [UInt8])], pv: Bool = true) -> [UInt8] {
-        let names = ["", ".shstrtab", ".note.Xen", ".xen_prstatus", ".xen_shared_info", ".xen_pages", pv ? ".xen_p2m" : ".xen_pfn"]
+        let names = [
+            "", ".shstrtab", ".note.Xen", ".xen_prstatus", ".xen_shared_info", ".xen_pages",
+            pv ? ".xen_p2m" : ".xen_pfn",
+        ]
         var strtab: [UInt8] = []
         var nameOffsets: [Int] = []
         for n in names {
             nameOffsets.append(strtab.count)
             strtab += Array(n.utf8) + [0]
         }
-        let headerDesc = le(UInt64(pv ? 0xF00F_EBED : 0xF00F_EBEE)) + le(UInt64(contexts.count)) + le(UInt64(pages.count)) + le(UInt64(4096))
+        let headerDesc =
+            le(UInt64(pv ? 0xF00F_EBED : 0xF00F_EBEE)) + le(UInt64(contexts.count)) + le(UInt64(pages.count))
+            + le(UInt64(4096))
         var version = le(UInt64(4)) + le(UInt64(17)) + Array(".7".utf8)
         version += [UInt8](repeating: 0, count: 1280 - version.count)
-        let notes = note("Xen", 0x200_0000, []) + note("Xen", 0x200_0001, headerDesc) + note("Xen", 0x200_0002, version)
+        let notes =
+            note("Xen", 0x200_0000, []) + note("Xen", 0x200_0001, headerDesc) + note("Xen", 0x200_0002, version)
             + note("Xen", 0x200_0003, le(UInt64(1)))
         let prstatus = contexts.flatMap { $0 }
         let shared = [UInt8](repeating: 0xab, count: 4096)

@@ -33,7 +33,9 @@ import Testing
             let regs = try dump.registers(vcpu: vcpu)
             #expect(want.count >= 30, "xenctx parse of vcpu \(vcpu): \(want.keys.sorted())")
             for (name, value) in want where !name.hasPrefix("gs_base") {
-                #expect(regs[name] == value, "vcpu \(vcpu) \(name): dump \(regs[name].map(hex) ?? "none"), xenctx \(hex(value))")
+                #expect(
+                    regs[name] == value,
+                    "vcpu \(vcpu) \(name): dump \(regs[name].map(hex) ?? "none"), xenctx \(hex(value))")
             }
             // xenctx prints gs_base_kernel/gs_base_user; records name the live one gs_base.
             let bases = [regs["gs_base"], regs["kernel_gs_base"]].compactMap { $0 }
@@ -52,7 +54,9 @@ import Testing
     }
 
     @Test func memoryDumpMatchesXenctx() throws {
-        guard let dump = try Self.open(), let text = GroundTruth.text("xen-x86/pvguest.xenctx-d-banner.txt") else { return }
+        guard let dump = try Self.open(), let text = GroundTruth.text("xen-x86/pvguest.xenctx-d-banner.txt") else {
+            return
+        }
         let mem = try #require(GroundTruth.xenctxMemory(text))
         #expect(mem.bytes.count >= 16)
         let vm = try dump.virtualMemory(vcpu: 0)

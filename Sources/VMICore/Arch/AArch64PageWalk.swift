@@ -38,7 +38,8 @@ enum AArch64PageWalk {
             let entryAddress = table + index * 8
             let desc: UInt64
             do { desc = try read(entryAddress) } catch {
-                throw TranslationFault(address: va, reason: "level \(level) descriptor at \(hex(entryAddress)): \(error)")
+                throw TranslationFault(
+                    address: va, reason: "level \(level) descriptor at \(hex(entryAddress)): \(error)")
             }
             guard desc & 1 != 0 else {
                 throw TranslationFault(address: va, reason: "level \(level) descriptor \(hex(desc)) invalid")

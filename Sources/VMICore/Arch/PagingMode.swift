@@ -40,7 +40,8 @@ public enum PagingMode: Equatable, Sendable {
     /// D17.2.139). Without TCR the VA size is taken as 48 bits, Linux's default.
     public static func aarch64(ttbr0: UInt64?, ttbr1: UInt64?, tcr: UInt64?) throws -> PagingMode {
         guard let tcr else { return .aarch64(ttbr0: ttbr0, ttbr1: ttbr1, t0sz: 16, t1sz: 16) }
-        let tg0 = (tcr >> 14) & 3, tg1 = (tcr >> 30) & 3
+        let tg0 = (tcr >> 14) & 3
+        let tg1 = (tcr >> 30) & 3
         // TG0 0b00 = 4 KiB; TG1 0b10 = 4 KiB (the two fields encode granules differently).
         guard tg0 == 0, tg1 == 2 else {
             throw VMIError("tcr_el1 \(hex(tcr)) selects a 16 or 64 KiB granule: only 4 KiB is supported")

@@ -60,7 +60,8 @@ struct ELFFile {
         let elfClass = (try? file.u8(4)) ?? 0
         let data = (try? file.u8(5)) ?? 0
         guard elfClass == 2 else {
-            throw elfClass == 1 ? .notADump("32-bit ELF dumps are not supported") : .corrupt("bad ELF class \(elfClass)")
+            throw elfClass == 1
+                ? .notADump("32-bit ELF dumps are not supported") : .corrupt("bad ELF class \(elfClass)")
         }
         guard data == 1 || data == 2 else { throw .corrupt("bad ELF data encoding \(data)") }
         var v = file
@@ -101,7 +102,8 @@ struct ELFFile {
         let length = UInt64(count) * UInt64(entsize)
         guard v.contains(offset: offset, length: length) else {
             throw .corrupt(
-                "\(what) table (\(hex(offset)), \(count) entries) ends past the end of the file (\(hex(UInt64(v.count))) bytes)")
+                "\(what) table (\(hex(offset)), \(count) entries) ends past the end of the file (\(hex(UInt64(v.count))) bytes)"
+            )
         }
     }
 

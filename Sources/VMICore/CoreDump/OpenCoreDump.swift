@@ -32,7 +32,9 @@ public func openCoreDump(path: String, address: TargetAddress? = nil) throws -> 
 func describeNonELF(_ bytes: ByteView) -> String {
     if bytes.count == 0 { return "empty file" }
     let head = bytes.cString(0, maxLength: 8)
-    if head.hasPrefix("KDUMP") { return "kdump-compressed dump (dump-guest-memory -z/-l/-s): only the ELF format is supported" }
+    if head.hasPrefix("KDUMP") {
+        return "kdump-compressed dump (dump-guest-memory -z/-l/-s): only the ELF format is supported"
+    }
     if head.hasPrefix("PAGEDU") { return "Windows crash dump: not supported" }
     if (try? bytes.u32(0)) == 0x4d56_4551 { return "QEMU migration stream (use vmstate:PATH)" }
     return "no ELF header"

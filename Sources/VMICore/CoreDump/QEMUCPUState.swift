@@ -36,7 +36,8 @@ enum QEMUCPUState {
         for (i, name) in segmentOrder.enumerated() {
             let o = segmentsOffset + 24 * i
             seg[name] = Segment(
-                selector: try desc.u32(o), limit: try desc.u32(o + 4), flags: try desc.u32(o + 8), base: try desc.u64(o + 16))
+                selector: try desc.u32(o), limit: try desc.u32(o + 4), flags: try desc.u32(o + 8),
+                base: try desc.u64(o + 16))
         }
         for name in ["cs", "ss", "ds", "es", "fs", "gs"] { out[name] = UInt64(seg[name]!.selector) }
         out["tr"] = UInt64(seg["tr"]!.selector)

@@ -1,14 +1,10 @@
 /// A QEMU `dump-guest-memory` ELF core (dump/dump.c), x86_64 or AArch64: PT_LOAD segments whose
 /// p_paddr is guest-physical, and a PT_NOTE with one NT_PRSTATUS per vCPU, then (x86) one
 /// "QEMU" note per vCPU, then VMCOREINFO when the guest provided it.
-public final class QEMUDump: TargetDriver, RegisterReader, PhysicalMemory, VirtualMemoryProvider {
+public final class QEMUDump: OfflineDump {
     public let address: TargetAddress
     public let layout: Layout
     let file: MappedFile
-
-    public var recordIdentity: RecordIdentity { .target(address.description) }
-    public var kindDescription: String { "offline dump" }
-    public func close() {}
 
     init(file: MappedFile, elf: ELFFile, address: TargetAddress) throws(DumpFormatError) {
         self.address = address
@@ -145,11 +141,18 @@ extension QEMUDump {
 
         /// Binary search over the sorted segments.
         func segment(containing address: UInt64) -> Segment? {
-            var lo = 0, hi = segments.count
+            var lo = 0
+            var hi = segments.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 let s = segments[mid]
-                if address < s.paddr { hi = mid } else if address - s.paddr >= s.memsz { lo = mid + 1 } else { return s }
+                if address < s.paddr {
+                    hi = mid
+                } else if address - s.paddr >= s.memsz {
+                    lo = mid + 1
+                } else {
+                    return s
+                }
             }
             return nil
         }

@@ -31,7 +31,8 @@ struct VMCoreInfo: Equatable {
     /// The AArch64 kernel page-table mode (TTBR1 only), when the text has what it needs.
     var aarch64KernelPaging: PagingMode? {
         guard let swapper = symbol("swapper_pg_dir"), let voffset = number("kimage_voffset") else { return nil }
-        let t1sz = number("TCR_EL1_T1SZ").map { Int(clamping: $0) }
+        let t1sz =
+            number("TCR_EL1_T1SZ").map { Int(clamping: $0) }
             ?? number("VA_BITS").map { 64 - Int(min($0, 64)) } ?? 16
         return .aarch64(ttbr0: nil, ttbr1: swapper &- voffset, t0sz: t1sz, t1sz: t1sz)
     }

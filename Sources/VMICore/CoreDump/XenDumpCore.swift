@@ -5,15 +5,11 @@
 /// (`vcpu_guest_context_t[nr_vcpus]`), `.xen_shared_info`, `.xen_pages` (nr_pages pages), and
 /// `.xen_p2m` (PV: `{u64 pfn, u64 gmfn}` per page) or `.xen_pfn` (auto-translated: `u64 pfn`).
 /// Entry i of the p2m/pfn table describes page i of `.xen_pages`.
-public final class XenDumpCore: TargetDriver, RegisterReader, PhysicalMemory, VirtualMemoryProvider {
+public final class XenDumpCore: OfflineDump {
     public let address: TargetAddress
     public let layout: Layout
     let file: MappedFile
     let frames: XenFrameTable
-
-    public var recordIdentity: RecordIdentity { .target(address.description) }
-    public var kindDescription: String { "offline dump" }
-    public func close() {}
 
     init(file: MappedFile, elf: ELFFile, address: TargetAddress) throws(DumpFormatError) {
         self.address = address
@@ -24,6 +20,8 @@ public final class XenDumpCore: TargetDriver, RegisterReader, PhysicalMemory, Vi
         }
         frames = XenFrameTable(table, stride: layout.isPV ? 16 : 8, count: layout.pageCount)
     }
+
+    public var arch: Architecture { .x86_64 }
 
     /// The shared_info page as the dump holds it (`.xen_shared_info`): the 2-level event-channel
     /// bitmaps live at 0x800 (pending) and 0xa00 (mask) on x86_64.
@@ -130,7 +128,9 @@ extension XenDumpCore {
             let h = Int(header.descOffset)
             let (magic, nrVCPUs, nrPages, pageSize): (UInt64, UInt64, UInt64, UInt64)
             do {
-                (magic, nrVCPUs, nrPages, pageSize) = (try file.u64(h), try file.u64(h + 8), try file.u64(h + 16), try file.u64(h + 24))
+                (magic, nrVCPUs, nrPages, pageSize) = (
+                    try file.u64(h), try file.u64(h + 8), try file.u64(h + 16), try file.u64(h + 24)
+                )
             } catch { throw .corrupt("truncated dump-core header note") }
             guard magic == pvMagic || magic == hvmMagic else { throw .corrupt("bad dump-core magic \(hex(magic))") }
             guard nrVCPUs >= 1, nrVCPUs <= maxVCPUs else { throw .corrupt("absurd vCPU count \(nrVCPUs)") }
@@ -155,7 +155,8 @@ extension XenDumpCore {
                 throw .corrupt("'\(tableName)' holds \(table.size) bytes, not \(nrPages) entries")
             }
             let shared = try range(".xen_shared_info")
-            let named = [(".note.Xen", noteRange), (".xen_prstatus", prstatus), (".xen_pages", pages), (tableName, table)]
+            let named =
+                [(".note.Xen", noteRange), (".xen_prstatus", prstatus), (".xen_pages", pages), (tableName, table)]
                 + (shared.map { [(".xen_shared_info", $0)] } ?? [])
             for (i, a) in named.enumerated() {
                 for b in named[(i + 1)...] where a.1.size > 0 && b.1.size > 0 {

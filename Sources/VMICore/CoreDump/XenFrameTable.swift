@@ -39,7 +39,12 @@ final class XenFrameTable {
             n += 1
         }
         // Anything valid after the first invalid entry also breaks the promised order.
-        if sorted { for i in n..<count where pfn(at: i) != Self.invalid { sorted = false; break } }
+        if sorted {
+            for i in n..<count where pfn(at: i) != Self.invalid {
+                sorted = false
+                break
+            }
+        }
         return sorted ? n : nil
     }
 
@@ -47,7 +52,8 @@ final class XenFrameTable {
     func pageIndex(ofPFN pfn: UInt64) -> Int? {
         guard pfn != Self.invalid else { return nil }
         if let n = sortedCount {
-            var lo = 0, hi = n
+            var lo = 0
+            var hi = n
             while lo < hi {
                 let mid = (lo + hi) / 2
                 let p = self.pfn(at: mid)

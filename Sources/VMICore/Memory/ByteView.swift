@@ -31,7 +31,6 @@ public struct ByteView {
         return ByteView(UnsafeRawBufferPointer(start: start, count: Int(length)), bigEndian: bigEndian)
     }
 
-
     func load<T: FixedWidthInteger>(_ offset: Int, as: T.Type) throws -> T {
         guard offset >= 0, contains(offset: UInt64(offset), length: UInt64(MemoryLayout<T>.size)) else {
             throw OutOfBounds(offset: UInt64(max(offset, 0)), length: UInt64(MemoryLayout<T>.size))

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file mapped read-only into memory: dumps are hundreds of megabytes and are never read whole.
