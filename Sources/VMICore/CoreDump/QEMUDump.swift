@@ -110,6 +110,8 @@ extension QEMUDump {
             for ph in elf.programHeaders {
                 if ph.type == ELFFile.PT_NOTE {
                     notes += try ELFNote.parse(file, offset: ph.offset, size: ph.filesz)
+                    // Many PT_NOTE headers may name the same bytes: bound the total, not each one.
+                    guard notes.count <= ELFNote.maxCount else { throw .corrupt("more than \(ELFNote.maxCount) notes") }
                 } else if ph.type == ELFFile.PT_LOAD && ph.memsz > 0 {
                     guard ph.filesz <= ph.memsz, file.contains(offset: ph.offset, length: ph.filesz) else {
                         throw .corrupt(
