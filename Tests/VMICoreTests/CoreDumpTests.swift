@@ -164,6 +164,22 @@ import Testing
         #expect(e?.description.contains("corrupt dump: PT_LOAD segments overlap at guest-physical 0x1800") == true)
     }
 
+    /// Thousands of PT_NOTE headers naming the same notes must not multiply into millions.
+    @Test func repeatedNoteSegmentsAreBounded() throws {
+        let notes = (0..<40).map { _ in Synthetic.note("CORE", 1, [UInt8](repeating: 0, count: 336)) }
+        var bytes = Synthetic.qemuCore(machine: 62, notes: notes, ram: [(0, Self.page(0))])
+        // Repeat the PT_NOTE header: rewrite the header table with 2000 copies appended at the end.
+        let noteHeader = Array(bytes[64..<120])
+        let loadHeader = Array(bytes[120..<176])
+        let table = loadHeader + (0..<2000).flatMap { _ in noteHeader }
+        let phoff = bytes.count
+        bytes += table
+        Synthetic.put(UInt64(phoff), at: 32, in: &bytes)
+        Synthetic.put(UInt16(2001), at: 56, in: &bytes)
+        let e = #expect(throws: VMIError.self) { try openCoreDump(path: try Synthetic.file(bytes)) }
+        #expect(e?.description.hasSuffix("corrupt dump: more than 65536 notes") == true, "\(e?.description ?? "")")
+    }
+
     @Test func unsortedFrameTableStillResolves() throws {
         let bytes = Synthetic.xenCore(
             contexts: [CoreDumpDecoderTests.xenContext()], pages: [(7, 0x200, Self.page(7)), (2, 0x300, Self.page(2))])
