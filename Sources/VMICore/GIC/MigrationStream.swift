@@ -29,6 +29,9 @@ final class MigrationStream {
     var pageSize: Int
     var machine = ""
     var capabilities: [String] = []
+    /// A page with CONTINUE refers to the last named block, across sections (QEMU's
+    /// ram_block_from_stream keeps it in a function-static variable).
+    private var haveBlock = false
     /// Kept so errors can say where the walk was.
     private var current = "stream header"
 
@@ -185,7 +188,6 @@ final class MigrationStream {
     private func ramPages(_ blocks: inout [String]) throws {
         let flagMask = UInt64(pageSize - 1)
         let ignoreShared = capabilities.contains("x-ignore-shared")
-        var haveBlock = false
         while true {
             let header = try reader.be64("a RAM page header")
             var flags = header & flagMask
