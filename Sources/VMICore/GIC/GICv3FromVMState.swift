@@ -71,7 +71,11 @@ enum GICv3FromVMState {
             for (k, j) in [("icc_igrpen0_el1", 0), ("icc_igrpen1_el1_s", 1), ("icc_igrpen1_el1_ns", 2)] as [(StaticString, Int)] {
                 add(k, GICRegisters.iccIGRPEN, j < igrpen.count ? igrpen[j] : nil)
             }
-            add("icc_sre_el1", GICRegisters.iccSRE, cpu.subsection("arm_gicv3_cpu/sre_el1")?.word("icc_sre_el1"))
+            // QEMU sends icc_sre_el1 only when it is not 0x7 and assumes 0x7 when absent
+            // (arm_gicv3_common.c icc_sre_el1_reg_needed, gicv3_cpu_pre_load). Under TCG the field
+            // stays 0 and the register reads as 0x7 regardless (arm_gicv3_cpuif.c icc_sre_read):
+            // the stream's value is printed as sent.
+            add("icc_sre_el1", GICRegisters.iccSRE, cpu.subsection("arm_gicv3_cpu/sre_el1")?.word("icc_sre_el1") ?? 0x7)
             if let apr = cpu.words("icc_apr"), apr.count >= 12 {
                 c.activePriorities += [
                     ("icc_ap0r_el1", Array(apr[0..<4])), ("icc_ap1r_el1_s", Array(apr[4..<8])),
