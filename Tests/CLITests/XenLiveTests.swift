@@ -77,22 +77,22 @@ import VMICore
         #expect(vcpu0["domid"] == .number(String(try domid(guest))))
         let xenctx = Self.xenctxVCPU0(try file("xenctx-\(guest).txt"))
         #expect(xenctx["rip"] != nil, "xenctx output not understood")
-        func ours(_ name: String) -> UInt64? { vcpu0[name]?.stringValue.flatMap { parseUInt64($0) } }
+        func mine(_ name: String) -> UInt64? { vcpu0[name]?.stringValue.flatMap { parseUInt64($0) } }
         var compared = 0
         for name in ["rip", "rsp", "rflags", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10",
             "r11", "r12", "r13", "r14", "r15", "cs", "ss", "ds", "es", "fs", "gs", "fs_base",
             "cr0", "cr2", "cr3", "cr4", "dr0", "dr1", "dr2", "dr3", "dr6", "dr7"]
         {
-            #expect(ours(name) == xenctx[name], "\(guest) \(name): vmi-regs \(ours(name).map(hex) ?? "-"), xenctx \(xenctx[name].map(hex) ?? "-")")
+            #expect(mine(name) == xenctx[name], "\(guest) \(name): vmi-regs \(mine(name).map(hex) ?? "-"), xenctx \(xenctx[name].map(hex) ?? "-")")
             compared += 1
         }
         // xenctx prints gs_base_kernel/gs_base_user. PV: the live base is the kernel one in
         // kernel mode; HVM: gs_base_user is the GS base, gs_base_kernel the SWAPGS shadow.
-        let pair = Set([ours("gs_base"), ours("kernel_gs_base")].compactMap { $0 })
+        let pair = Set([mine("gs_base"), mine("kernel_gs_base")].compactMap { $0 })
         #expect(pair == Set([xenctx["gs_base_kernel"], xenctx["gs_base_user"]].compactMap { $0 }))
         if guest == "pvhguest" {
-            #expect(ours("gs_base") == xenctx["gs_base_user"])
-            #expect(ours("kernel_gs_base") == xenctx["gs_base_kernel"])
+            #expect(mine("gs_base") == xenctx["gs_base_user"])
+            #expect(mine("kernel_gs_base") == xenctx["gs_base_kernel"])
         }
         #expect(compared == 35)
     }
@@ -109,7 +109,8 @@ import VMICore
     @Test(.enabled(if: XenLiveTests.enabled), arguments: guests)
     func registerWritesReadBackAndRestore(guest: String) throws {
         for step in ["before", "set", "afterset", "setstdin", "afterstdin", "restore", "restored"] {
-            #expect(try exitCode("\(step)-\(guest)") == 0, "\(step): \(try file("\(step)-\(guest).err"))")
+            let err = try file("\(step)-\(guest).err")
+            #expect(try exitCode("\(step)-\(guest)") == 0, "\(step): \(err)")
         }
         let after = try #require(try records("afterset-\(guest).out").first)
         #expect(after["r11"] == .string("0x1122334455667788"))
@@ -245,7 +246,8 @@ import VMICore
 
     @Test(.enabled(if: XenLiveTests.enabled))
     func waitAttachesToADomainCreatedLater() throws {
-        #expect(try exitCode("wait") == 0, "\(try file("wait.err"))")
+        let err = try file("wait.err")
+        #expect(try exitCode("wait") == 0, "\(err)")
         let dead = try file("dead-domid.txt").trimmingCharacters(in: .whitespacesAndNewlines)
         let regs = try records("wait.out")
         #expect(regs.first?["domid"] == .number(dead))
