@@ -1,5 +1,5 @@
 #!/bin/sh
-# lab-timeout: 300
+# lab-timeout: 600
 # Live Xen checks of vmi-regs and vmi-evtchn, run in dom0 beside Xen's own tools (xenctx -a,
 # lsevtchn, debug key 'e'). Everything is recorded in $OUT; Tests/CLITests/XenLiveTests.swift
 # compares it on the host (VMI_XEN_LAB_OUT=<lab out dir>). Env: PV_NAME PVH_NAME PV_DOMID
