@@ -42,7 +42,9 @@ def wrap_text(lines):
             out.append(line)
             continue
         for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", line.strip()):
-            out.extend(textwrap.wrap(sentence, 78, break_on_hyphens=False, break_long_words=False))
+            for piece in textwrap.wrap(sentence, 78, break_on_hyphens=False, break_long_words=False):
+                # A wrapped line must not start like a macro or a control line.
+                out.append("\\&" + piece if piece[:1] in (".", "'") else piece)
     return out
 
 

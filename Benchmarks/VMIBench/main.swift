@@ -4,3 +4,4 @@ let requested = Set(CommandLine.arguments.dropFirst())
 func wanted(_ name: String) -> Bool { requested.isEmpty || requested.contains(name) }
 
 if wanted("encoder") { benchEncoder(records: 5_000_000) }
+if wanted("evtchn") { benchEventChannels() }

@@ -20,7 +20,7 @@ function __vmi-evtchn_parse_tokens -S
     set -l unparsed_tokens (__vmi-evtchn_tokens -pc)
     switch $unparsed_tokens[1]
     case 'vmi-evtchn'
-        __vmi-evtchn_parse_subcommand 1 'wait=' 'stub-timeout=' 'version' 'h/help'
+        __vmi-evtchn_parse_subcommand 1 'wait=' 'stub-timeout=' 't/text' 'pending' 'port=' 'domain=' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __vmi-evtchn_parse_subcommand -r 1 'version'
@@ -79,6 +79,10 @@ end
 complete -c 'vmi-evtchn' -f
 complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" wait' -l 'wait' -d 'Xen: wait up to SECONDS for the domain to appear.' -rfka ''
 complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" stub-timeout' -l 'stub-timeout' -d 'gdb: seconds to wait for each reply of the stub.' -rfka ''
+complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" t text' -s 't' -l 'text' -d 'Print a human-readable layout instead of JSON lines.'
+complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" pending' -l 'pending' -d 'Only ports with an event pending.'
+complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" port' -l 'port' -d 'Only this port.' -rfka ''
+complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" domain' -l 'domain' -d 'Console text holding several domains: only this domain id.' -rfka ''
 complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" version' -l 'version' -d 'Show the version.'
 complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_flags_or_options "vmi-evtchn" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'vmi-evtchn' -n '__vmi-evtchn_should_offer_completions_for_positional "vmi-evtchn" -eq 1' -fa 'help' -d 'Show subcommand help information.'

@@ -20,7 +20,7 @@ function __vmi-gic-dump_parse_tokens -S
     set -l unparsed_tokens (__vmi-gic-dump_tokens -pc)
     switch $unparsed_tokens[1]
     case 'vmi-gic-dump'
-        __vmi-gic-dump_parse_subcommand 1 'wait=' 'stub-timeout=' 'version' 'h/help'
+        __vmi-gic-dump_parse_subcommand 1 't/text' 'all' 'vcpu=' 'decode=+' 'gicd-base=' 'gicr-base=' 'stub-timeout=' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __vmi-gic-dump_parse_subcommand -r 1 'version'
@@ -77,7 +77,12 @@ function __vmi-gic-dump_custom_completion
 end
 
 complete -c 'vmi-gic-dump' -f
-complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" wait' -l 'wait' -d 'Xen: wait up to SECONDS for the domain to appear.' -rfka ''
+complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" t text' -s 't' -l 'text' -d 'Print a human-readable layout instead of JSON lines.'
+complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" all' -l 'all' -d 'Every interrupt and list register, not only the live ones.'
+complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" vcpu' -l 'vcpu' -d 'Only this vCPU\'s redistributor, CPU interface, list registers and private interrupts.' -rfka ''
+complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump"' -l 'decode' -d 'Decode a raw register word: NAME=WORD (ich_lr, ich_hcr, ich_vmcr, ich_vtr, ich_misr, ich_elrsr, icc_ctlr, icc_sre, gicd_ctlr, gicd_typer, gicr_typer, ...). Repeatable.' -rfka ''
+complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" gicd-base' -l 'gicd-base' -d 'gdb: guest-physical base of the distributor (default 0x8000000, QEMU virt).' -rfka ''
+complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" gicr-base' -l 'gicr-base' -d 'gdb: guest-physical base of the first redistributor (default 0x80a0000, QEMU virt).' -rfka ''
 complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" stub-timeout' -l 'stub-timeout' -d 'gdb: seconds to wait for each reply of the stub.' -rfka ''
 complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" version' -l 'version' -d 'Show the version.'
 complete -c 'vmi-gic-dump' -n '__vmi-gic-dump_should_offer_completions_for_flags_or_options "vmi-gic-dump" h help' -s 'h' -l 'help' -d 'Show help information.'
