@@ -74,4 +74,8 @@ build() {
 
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=(x86_64 aarch64)
-for a in "${archs[@]}"; do build "$a"; done
+mkdir -p "$LAB/qemu"
+for a in "${archs[@]}"; do
+    # One builder per arch at a time (with-guests.sh and make-fixtures.sh may run together).
+    (flock -w 600 8 || die "timed out waiting for $LAB/qemu/.lock-$a"; build "$a") 8>"$LAB/qemu/.lock-$a"
+done
