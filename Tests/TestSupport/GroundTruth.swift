@@ -115,23 +115,35 @@ public enum GroundTruth {
         return out
     }
 
-    /// `xenctx -m ADDR` output: "Memory (address ADDR):" then lines of little-endian 64-bit words
-    /// (an optional ASCII column after two spaces is ignored).
-    public static func xenctxMemory(_ text: String) -> (address: UInt64, bytes: [UInt8])? {
-        let lines = text.split(separator: "\n").map(String.init)
-        guard let start = lines.firstIndex(where: { $0.hasPrefix("Memory (address ") }),
-            let address = UInt64(lines[start].dropFirst("Memory (address ".count).prefix { $0.isHexDigit }, radix: 16)
-        else { return nil }
+    /// Memory words `xenctx` printed after `header` ("Memory (address ADDR):" for `-m ADDR`,
+    /// "Stack:" for `-d ADDR`): lines of little-endian words of `width` bytes, an optional ASCII
+    /// column (`-D`) after two spaces. Stops at the first line that is not words.
+    public static func xenctxWords(_ text: String, header: String, width: Int = 8) -> [UInt8]? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix(header) }) else { return nil }
         var bytes: [UInt8] = []
         for line in lines[(start + 1)...] {
             let words = line.components(separatedBy: "  ")[0].split(separator: " ")
-            guard !words.isEmpty, words.allSatisfy({ $0.count == 16 }) else { break }
+            guard !words.isEmpty, words.allSatisfy({ $0.count == width * 2 }) else { break }
             for w in words {
                 guard let v = UInt64(w, radix: 16) else { return nil }
-                for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
+                for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
             }
         }
-        return (address, bytes)
+        return bytes
+    }
+
+    /// The Xen lab's `symbols.txt`: `sym ADDRESS TYPE NAME` lines the guest printed from
+    /// /proc/kallsyms.
+    public static func labSymbols(_ text: String) -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count >= 4, f[0] == "sym", let a = UInt64(f[1].replacingOccurrences(of: "0x", with: ""), radix: 16) {
+                out[String(f[3])] = a
+            }
+        }
+        return out
     }
 
     /// One row of a lab `*.translate.txt`: `name va pa bytes_via_x bytes_via_xp`, '-' = unmapped.

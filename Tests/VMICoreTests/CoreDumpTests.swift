@@ -136,6 +136,29 @@ import Testing
         #expect(throws: (any Error).self) { try dump.require(RegisterWriter.self, to: "write registers") }
     }
 
+    /// Auto-translated dumps (HVM/PVH: magic 0xF00FEBEE, `.xen_pfn`) hold guest-physical frames
+    /// in their page tables, so the walk needs no frame map.
+    @Test func xenHVMCoreUsesGuestFrames() throws {
+        let va: UInt64 = 0xffff_ffff_8100_0000
+        var pml4 = Self.page(0), pdpt = Self.page(0), pd = Self.page(0)
+        Synthetic.put(UInt64(0x11000 | 3), at: Int((va >> 39) & 0x1ff) * 8, in: &pml4)
+        Synthetic.put(UInt64(0x12000 | 3), at: Int((va >> 30) & 0x1ff) * 8, in: &pdpt)
+        Synthetic.put(UInt64(0x20_0000 | 0x83), at: Int((va >> 21) & 0x1ff) * 8, in: &pd)  // 2 MiB page
+        var ctx = CoreDumpDecoderTests.xenContext()
+        Synthetic.put(UInt64(0x8005_0033), at: 4984, in: &ctx)
+        Synthetic.put(UInt64(0x10000), at: 5008, in: &ctx)
+        Synthetic.put(UInt64(0x6f0), at: 5016, in: &ctx)
+        let bytes = Synthetic.xenCore(
+            contexts: [ctx],
+            pages: [(0x10, UInt64.max, pml4), (0x11, UInt64.max, pdpt), (0x12, UInt64.max, pd), (0x234, 0, Self.page(9))],
+            pv: false)
+        let dump = try #require(try openCoreDump(path: try Synthetic.file(bytes)) as? XenDumpCore)
+        #expect(!dump.layout.isPV)
+        let vm = try dump.virtualMemory(vcpu: 0)
+        #expect(vm.mode == .x86_64(root: 0x10000, levels: 4))
+        #expect(try vm.read(va + 0x34_000, count: 2) == [9, 9])
+    }
+
     @Test func qemuCoreRegistersAndMemory() throws {
         var pr = [UInt8](repeating: 0, count: 392)
         for i in 0..<34 { Synthetic.put(UInt64(0x100 + i), at: 112 + 8 * i, in: &pr) }

@@ -3,7 +3,9 @@
 /// translation cache.
 ///
 /// Drivers build one from a vCPU's registers (`PagingMode.x86`, `PagingMode.aarch64`) and, for
-/// Xen PV, a `FrameMap` from machine to guest frames.
+/// Xen PV, a `FrameMap` from machine to guest frames. A source that reads machine frames
+/// directly (live PV through foreign mappings, which take machine frames) passes `.identity`
+/// and gets machine addresses back from `translate`.
 public final class VirtualMemory {
     public let physical: PhysicalMemory
     public let mode: PagingMode
