@@ -52,9 +52,10 @@ final class MigrationStream {
     }
 
     /// The trailing JSON: the last 0x06 whose u32 length runs exactly to the end of the file, right
-    /// after the EOF byte. Looks in the last 1 MiB first, then up to the vmdesc limit.
+    /// after the EOF byte. Looks in the last 64 KiB first (a whole virt machine's is ~25 KiB), then
+    /// further, up to the vmdesc limit.
     static func findVMDesc(_ r: StreamReader) throws -> [UInt8] {
-        for span in [1 << 20, VMStateDescription.maxJSONBytes + 6] {
+        for span in [64 << 10, 1 << 20, VMStateDescription.maxJSONBytes + 6] {
             let n = min(span, r.size)
             let tail = try r.read(at: r.size - n, count: n)
             var p = n - 6
