@@ -127,6 +127,29 @@ final class FakeGICMemory: PhysicalMemory {
         #expect(s.listRegisters.count == 2 && s.listRegisters[0].lr.vintid == 33)
     }
 
+    /// The lab's capture, three ways: the `q` output alone, the whole `xl dmesg`, and the serial
+    /// console (CRLF line ends, dom0's output interleaved). All give the same list registers.
+    @Test func xenCaptureAllForms() throws {
+        guard let q = Fixtures.path("xen-arm/debug-keys-q.txt"), let dmesg = Fixtures.path("xen-arm/xl-dmesg.txt"),
+            let serial = Fixtures.path("xen-arm/serial.log")
+        else { return }  // lab fixtures absent: skipped
+        let snaps = try [q, dmesg, serial].map {
+            try XenConsoleGIC.parse(try String(contentsOfFile: $0, encoding: .utf8), name: $0)
+        }
+        let words = snaps.map { $0.listRegisters.map { "\($0.domid ?? -1)/\($0.vcpu)/\($0.index)/\($0.origin)/\(hex($0.lr.raw))" } }
+        #expect(!words[0].isEmpty && words[0] == words[1] && words[1] == words[2])
+        // The vCPU that ran the handler is shown from the hardware; every other from Xen's copy.
+        let hw = snaps[0].listRegisters.filter { $0.origin == .hardware }
+        #expect(Set(hw.map { "\($0.domid!)/\($0.vcpu)" }).count == 1)
+        // The guest's and dom0's virtual timer PPI, by name.
+        #expect(snaps[0].listRegisters.contains { !$0.lr.isEmpty && INTID.name(of: $0.lr.vintid) == "virt_timer" })
+    }
+
+    @Test func crlfLines() throws {
+        let s = try XenConsoleGIC.parse(Self.consoleText.replacingOccurrences(of: "\n", with: "\r\r\n"), name: "c")
+        #expect(s.listRegisters.count == 2 && s.inflight.count == 3)
+    }
+
     // MARK: MMIO over PhysicalMemory
 
     @Test(arguments: ["qemu/aarch64.gic-mmio.txt", "qemu/aarch64-el2.gic-mmio.txt"])

@@ -72,7 +72,7 @@ extension GICReport {
             out += "\nDOM VCPU INTID LR     NAME\n"
             for f in inflight {
                 out += lpad(f.domid.map(String.init) ?? "-", 3) + " " + lpad(String(f.vcpu), 4) + " "
-                    + lpad(String(f.intid), 5) + " " + pad(f.lr.map(String.init) ?? "queued", 6) + " "
+                    + lpad(String(f.intid), 5) + " " + pad(f.lr.map(String.init) ?? (f.queued ? "queued" : "-"), 6) + " "
                     + (INTID.name(of: f.intid) ?? "") + "\n"
             }
         }

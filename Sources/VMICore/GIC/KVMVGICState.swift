@@ -32,7 +32,7 @@ public enum KVMVGICState {
         var lineNo = 0
         func bad(_ why: String) -> VMIError { VMIError("'\(name)': line \(lineNo): \(why)") }
 
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNo += 1
             guard lineNo <= maxLines else { throw bad("more than \(maxLines) lines: not vgic-state") }
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw

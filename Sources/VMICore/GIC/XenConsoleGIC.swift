@@ -21,7 +21,7 @@ public enum XenConsoleGIC {
         var sawLRs = false
         func bad(_ why: String) -> VMIError { VMIError("'\(name)': line \(lineNo): \(why)") }
 
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNo += 1
             let line = strip(raw)
             if line.hasPrefix("'q' pressed") {
