@@ -95,6 +95,9 @@ struct GicDumpCommand: ParsableCommand {
         } else {
             throw VMIError.unsupported(address, "read GIC state", because: driver.kindDescription)
         }
+        if let v = vcpu, !snapshot.vcpus.contains(v) {
+            throw VMIError("\(address) has no vcpu \(v) (vcpus: \(snapshot.vcpus.map(String.init).joined(separator: ", ")))")
+        }
         let report = GICReport(identity: driver.recordIdentity, all: all, vcpu: vcpu)
         if output.text {
             try out.write(text: report.text(snapshot))

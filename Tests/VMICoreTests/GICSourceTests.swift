@@ -145,6 +145,26 @@ final class FakeGICMemory: PhysicalMemory {
         #expect(snaps[0].listRegisters.contains { !$0.lr.isEmpty && INTID.name(of: $0.lr.vintid) == "virt_timer" })
     }
 
+    /// The same moment seen by Xen (`q`) and by the machine (QEMU's stream of the whole host):
+    /// QEMU's CPU n is Xen's pCPU n, so its list registers are those of the vCPU running there.
+    /// The guest's vCPU is pinned alone to its pCPU and kept busy, so it is running at both.
+    @Test func xenConsoleAgreesWithStream() throws {
+        guard let q = Fixtures.path("xen-arm/debug-keys-q.txt"), let m = Fixtures.path("xen-arm/vgic.migstream")
+        else { return }  // lab fixtures absent: skipped
+        let console = try XenConsoleGIC.parse(try String(contentsOfFile: q, encoding: .utf8), name: q)
+        let stream = try MigrationStreamTarget(path: m, address: .vmstate(path: m)).gicSnapshot()
+        let guests = console.listRegisters.filter { $0.running == true && ($0.domid ?? 0) != 0 }
+        #expect(!guests.isEmpty)
+        for e in guests where !e.lr.isEmpty {
+            let hw = stream.listRegisters.first { $0.vcpu == e.pcpu && $0.index == e.index }
+            #expect(hw?.lr.vintid == e.lr.vintid && hw?.lr.state == e.lr.state, "d\(e.domid!)v\(e.vcpu) LR\(e.index)")
+            #expect(hw?.lr.priority == e.lr.priority && hw?.lr.group == e.lr.group)
+        }
+        // The guest's timer PPI is live in the hardware of its pCPU.
+        let pcpus = Set(guests.compactMap(\.pcpu))
+        #expect(stream.listRegisters.contains { pcpus.contains($0.vcpu) && !$0.lr.isEmpty && INTID.name(of: $0.lr.vintid) == "virt_timer" })
+    }
+
     @Test func crlfLines() throws {
         let s = try XenConsoleGIC.parse(Self.consoleText.replacingOccurrences(of: "\n", with: "\r\r\n"), name: "c")
         #expect(s.listRegisters.count == 2 && s.inflight.count == 3)

@@ -14,6 +14,13 @@ public struct GICSnapshot {
 
     public init() {}
 
+    /// The vCPUs (CPU interfaces) this snapshot has per-CPU state for, in order.
+    public var vcpus: [Int] {
+        let all = redistributors.map(\.vcpu) + cpuInterfaces.map(\.vcpu) + listRegisters.map(\.vcpu)
+            + interrupts.compactMap(\.vcpu) + inflight.map(\.vcpu)
+        return Array(Set(all)).sorted()
+    }
+
     /// Per-INTID state: the source's own rows, else SGIs/PPIs of every redistributor then SPIs.
     public func allInterrupts() -> [GICInterrupt] {
         if !interrupts.isEmpty { return interrupts }
@@ -101,17 +108,23 @@ public struct GICListRegisterEntry {
     public var index: Int
     public var lr: ListRegister
     public var origin: Origin
-    /// Xen: the guest the vCPU belongs to and the physical CPU it ran on.
+    /// Xen: the guest the vCPU belongs to, the physical CPU it is on, and whether it was running
+    /// there (`[has=T]`) when the key was handled.
     public var domid: Int?
     public var pcpu: Int?
+    public var running: Bool?
 
-    public init(vcpu: Int, index: Int, lr: ListRegister, origin: Origin, domid: Int? = nil, pcpu: Int? = nil) {
+    public init(
+        vcpu: Int, index: Int, lr: ListRegister, origin: Origin, domid: Int? = nil, pcpu: Int? = nil,
+        running: Bool? = nil
+    ) {
         self.vcpu = vcpu
         self.index = index
         self.lr = lr
         self.origin = origin
         self.domid = domid
         self.pcpu = pcpu
+        self.running = running
     }
 }
 
