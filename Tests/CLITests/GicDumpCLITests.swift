@@ -16,8 +16,14 @@ import Testing
     @Test func decodesRawWords() throws {
         let r = try Tools.run(tool, ["--decode", "ich_lr=0xa0a0001b0000001b", "--decode", "ich_vmcr=0xf04c000a"])
         #expect(r.status == 0 && r.stderr.isEmpty)
-        #expect(r.lines.first == #"{"type":"gic_decode","register":"ich_lr_el2","raw":"0xa0a0001b0000001b","vintid":27,"kind":"ppi","pintid":27,"state":"active","priority":160,"group":0,"hw":true,"nmi":false,"name":"virt_timer"}"#)
-        #expect(r.lines.last == #"{"type":"gic_decode","register":"ich_vmcr_el2","raw":"0xf04c000a","veng0":false,"veng1":true,"vackctl":false,"vfiqen":true,"vcbpr":false,"veoim":false,"vbpr1":3,"vbpr0":2,"vpmr":240}"#)
+        #expect(
+            r.lines.first
+                == #"{"type":"gic_decode","register":"ich_lr_el2","raw":"0xa0a0001b0000001b","vintid":27,"kind":"ppi","pintid":27,"state":"active","priority":160,"group":0,"hw":true,"nmi":false,"name":"virt_timer"}"#
+        )
+        #expect(
+            r.lines.last
+                == #"{"type":"gic_decode","register":"ich_vmcr_el2","raw":"0xf04c000a","veng0":false,"veng1":true,"vackctl":false,"vfiqen":true,"vcbpr":false,"veoim":false,"vbpr1":3,"vbpr0":2,"vpmr":240}"#
+        )
     }
 
     @Test func usageErrors() throws {
@@ -49,7 +55,9 @@ import Testing
     @Test func garbageConsoleOnStdin() throws {
         let r = try Tools.run(tool, ["console:-"], stdin: Data("no debug keys here\n\u{1b}[31m\n".utf8))
         #expect(r.status == 1 && r.stdout.isEmpty)
-        #expect(r.stderr == "vmi-gic-dump: 'console:-': no 'GICH_LRs' lines: not the output of Xen on Arm's 'q' debug key\n")
+        #expect(
+            r.stderr == "vmi-gic-dump: 'console:-': no 'GICH_LRs' lines: not the output of Xen on Arm's 'q' debug key\n"
+        )
     }
 
     @Test func notAStream() throws {
@@ -85,7 +93,10 @@ import Testing
         #expect((dist["ctlr"] as? [String: Any])?["raw"] as? String == "0x53")
         let cpu = try #require(recs.first { $0["type"] as? String == "gic_cpu" })
         #expect((cpu["ich_hcr_el2"] != nil) == (guest == "aarch64-el2"))
-        #expect(recs.contains { $0["type"] as? String == "gic_irq" && $0["intid"] as? Int == 27 && $0["enabled"] as? Bool == true })
+        #expect(
+            recs.contains {
+                $0["type"] as? String == "gic_irq" && $0["intid"] as? Int == 27 && $0["enabled"] as? Bool == true
+            })
         let text = try Tools.run(tool, ["vmstate:\(path)", "--text", "--vcpu", "0"])
         #expect(text.status == 0 && text.stdout.hasPrefix("distributor  ctlr 0x53"))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VMICore
 
 /// Hostile streams made from a real one (the lab's AArch64 EL2 guest): truncated, corrupted, and
@@ -80,26 +81,56 @@ import Testing
         guard let s = try Scratch() else { return }  // lab fixture absent: skipped
         let json = s.json
         let lies: [(String, String, String, String)] = [
-            ("array_len huge", #""name": "gicd_irouter", "array_len": 1020"#, #""name": "gicd_irouter", "array_len": 100000000"#, "out of range"),
-            ("array_len past the stream", #""name": "gicd_irouter", "array_len": 1020"#, #""name": "gicd_irouter", "array_len": 10000000"#, "more than the stream holds"),
-            ("negative count", #""name": "gicd_irouter", "array_len": 1020"#, #""name": "gicd_irouter", "array_len": -1"#, "out of range"),
-            ("element size", #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 1"#, #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 2"#, ""),
-            ("size beyond the file", #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 1"#, #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 99999999999"#, "size 99999999999 out of range"),
+            (
+                "array_len huge", #""name": "gicd_irouter", "array_len": 1020"#,
+                #""name": "gicd_irouter", "array_len": 100000000"#, "out of range"
+            ),
+            (
+                "array_len past the stream", #""name": "gicd_irouter", "array_len": 1020"#,
+                #""name": "gicd_irouter", "array_len": 10000000"#, "more than the stream holds"
+            ),
+            (
+                "negative count", #""name": "gicd_irouter", "array_len": 1020"#,
+                #""name": "gicd_irouter", "array_len": -1"#, "out of range"
+            ),
+            (
+                "element size", #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 1"#,
+                #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 2"#, ""
+            ),
+            (
+                "size beyond the file", #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 1"#,
+                #""name": "gicd_ipriority", "array_len": 1020, "type": "uint8", "size": 99999999999"#,
+                "size 99999999999 out of range"
+            ),
             ("struct size", #""size": 571"#, #""size": 572"#, "vmdesc says 572"),
             ("page size", #""page_size": 4096"#, #""page_size": 3000"#, "page_size is not a power of two"),
             ("page size disagrees", #""page_size": 4096"#, #""page_size": 8192"#, "disagrees"),
-            ("no gic", #""name": "arm_gicv3", "instance_id": 0"#, #""name": "arm_gicv3x", "instance_id": 0"#, "has no arm_gicv3 section"),
+            (
+                "no gic", #""name": "arm_gicv3", "instance_id": 0"#, #""name": "arm_gicv3x", "instance_id": 0"#,
+                "has no arm_gicv3 section"
+            ),
             ("not JSON", #""devices": ["#, #""devices": [[["#, "invalid"),
         ]
         for (label, from, to, message) in lies {
-            guard json.contains(from) else { Issue.record("\(label): vmdesc lacks \(from)"); continue }
+            guard json.contains(from) else {
+                Issue.record("\(label): vmdesc lacks \(from)")
+                continue
+            }
             try s.write(cutAt: s.jsonStart - 2, json: json.replacingOccurrences(of: from, with: to))
             try expectError(s, label, message.isEmpty ? nil : message)
         }
         // A struct that contains itself, 200 levels deep: the JSON reader's depth cap stops it.
         var nested = #"{"vmsd_name": "x", "version": 1, "fields": []}"#
-        for _ in 0..<200 { nested = #"{"vmsd_name": "x", "version": 1, "fields": [{"name": "x", "type": "struct", "size": 1, "struct": "# + nested + "}]}" }
-        try s.write(cutAt: s.jsonStart - 2, json: #"{"page_size": 4096, "devices": [{"name": "arm_gicv3", "instance_id": 0, "fields": [{"name": "cpu", "type": "struct", "size": 1, "struct": "# + nested + "}]}]}")
+        for _ in 0..<200 {
+            nested =
+                #"{"vmsd_name": "x", "version": 1, "fields": [{"name": "x", "type": "struct", "size": 1, "struct": "#
+                + nested + "}]}"
+        }
+        try s.write(
+            cutAt: s.jsonStart - 2,
+            json:
+                #"{"page_size": 4096, "devices": [{"name": "arm_gicv3", "instance_id": 0, "fields": [{"name": "cpu", "type": "struct", "size": 1, "struct": "#
+                + nested + "}]}]}")
         try expectError(s, "self-nesting", "nested too deeply")
     }
 
@@ -140,7 +171,8 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: p) }
             #expect(throws: VMIError.self) { try MigrationStreamTarget(path: p, address: .vmstate(path: p)) }
         }
-        #expect { try MigrationStreamTarget(path: "/nonexistent/x.mig", address: .vmstate(path: "/nonexistent/x.mig")) }
-            throws: { ($0 as? VMIError)?.description == "cannot open '/nonexistent/x.mig': No such file or directory" }
+        #expect {
+            try MigrationStreamTarget(path: "/nonexistent/x.mig", address: .vmstate(path: "/nonexistent/x.mig"))
+        } throws: { ($0 as? VMIError)?.description == "cannot open '/nonexistent/x.mig': No such file or directory" }
     }
 }

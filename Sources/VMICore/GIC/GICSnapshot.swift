@@ -16,7 +16,8 @@ public struct GICSnapshot {
 
     /// The vCPUs (CPU interfaces) this snapshot has per-CPU state for, in order.
     public var vcpus: [Int] {
-        let all = redistributors.map(\.vcpu) + cpuInterfaces.map(\.vcpu) + listRegisters.map(\.vcpu)
+        let all =
+            redistributors.map(\.vcpu) + cpuInterfaces.map(\.vcpu) + listRegisters.map(\.vcpu)
             + interrupts.compactMap(\.vcpu) + inflight.map(\.vcpu)
         return Array(Set(all)).sorted()
     }
@@ -193,9 +194,10 @@ public struct InterruptBank {
     public var priority: [UInt8]
 
     /// Arrays are indexed by INTID (word n/32, byte n); INTIDs first..<first+count are valid.
-    public init(first: Int, count: Int, group: [UInt32], grpmod: [UInt32], enabled: [UInt32], pending: [UInt32],
-        active: [UInt32], edge: [UInt32], level: [UInt32]?, priority: [UInt8])
-    {
+    public init(
+        first: Int, count: Int, group: [UInt32], grpmod: [UInt32], enabled: [UInt32], pending: [UInt32],
+        active: [UInt32], edge: [UInt32], level: [UInt32]?, priority: [UInt8]
+    ) {
         self.first = first
         self.count = count
         self.group = group

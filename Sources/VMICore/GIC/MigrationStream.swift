@@ -85,7 +85,8 @@ final class MigrationStream {
             let type = try reader.u8("a section type")
             switch type {
             case 0x00:
-                throw VMIError("'\(reader.path)': the stream ended before its \(wanted.sorted().joined(separator: "/")) sections")
+                throw VMIError(
+                    "'\(reader.path)': the stream ended before its \(wanted.sorted().joined(separator: "/")) sections")
             case 0x07:
                 try configuration()
             case 0x01, 0x04:
@@ -209,7 +210,9 @@ final class MigrationStream {
             case 0x04:
                 var total = addr
                 while total > 0 {
-                    guard blocks.count < Self.maxRAMBlocks else { throw error("more than \(Self.maxRAMBlocks) RAM blocks") }
+                    guard blocks.count < Self.maxRAMBlocks else {
+                        throw error("more than \(Self.maxRAMBlocks) RAM blocks")
+                    }
                     blocks.append(try reader.shortString("a RAM block name"))
                     let len = try reader.be64("a RAM block length")
                     if ignoreShared { _ = try reader.be64("a RAM block address") }
@@ -277,7 +280,9 @@ final class MigrationStream {
                 continue
             }
             // Kept sections are small device state: a description claiming more is lying.
-            guard total <= Self.maxKeptField else { throw error("field '\(f.name)' of \(total) bytes in a device section") }
+            guard total <= Self.maxKeptField else {
+                throw error("field '\(f.name)' of \(total) bytes in a device section")
+            }
             if [1, 2, 4, 8].contains(f.size) {
                 var w: [UInt64] = []
                 w.reserveCapacity(f.count)

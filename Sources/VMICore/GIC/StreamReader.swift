@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sequential big-endian reads from a file through one sliding mmap window (1 MiB), so memory

@@ -27,24 +27,38 @@ public enum XenConsoleGIC {
             let line = strip(raw)
             if line.hasPrefix("'q' pressed") {
                 snap = GICSnapshot()
-                domid = nil; vcpu = nil; pcpu = nil; running = nil; lrVCPU = nil
+                domid = nil
+                vcpu = nil
+                pcpu = nil
+                running = nil
+                lrVCPU = nil
             } else if let rest = line.stripping(prefix: "VCPU information and callbacks for domain ") {
                 guard rest.hasSuffix(":"), let d = Int(rest.dropLast()), d >= 0 else { throw bad("bad domain header") }
-                domid = d; vcpu = nil; pcpu = nil; running = nil; lrVCPU = nil
+                domid = d
+                vcpu = nil
+                pcpu = nil
+                running = nil
+                lrVCPU = nil
             } else if line.hasPrefix("VCPU"), line.contains(": CPU"), line.contains("[has=") {
                 // "VCPU%d: CPU%d [has=%c] ..."
                 let parts = line.split(separator: " ")
                 guard parts.count >= 3, let v = Int(parts[0].dropFirst(4).dropLast()), parts[1].hasPrefix("CPU"),
                     let c = Int(parts[1].dropFirst(3)), parts[2] == "[has=T]" || parts[2] == "[has=F]"
                 else { throw bad("bad VCPU line") }
-                vcpu = v; pcpu = c; running = parts[2] == "[has=T]"; lrVCPU = nil
+                vcpu = v
+                pcpu = c
+                running = parts[2] == "[has=T]"
+                lrVCPU = nil
             } else if let rest = line.stripping(prefix: "GICH_LRs (vcpu ") {
                 // "GICH_LRs (vcpu %d) mask=%x"
                 guard let close = rest.firstIndex(of: ")"), let v = Int(rest[..<close]), v >= 0,
                     let mask = rest[close...].stripping(prefix: ") mask="), UInt64(mask, radix: 16) != nil
                 else { throw bad("bad GICH_LRs line") }
                 if let cur = vcpu, cur != v { throw bad("GICH_LRs of vcpu \(v) under VCPU\(cur)") }
-                if vcpu == nil { pcpu = nil; running = nil }
+                if vcpu == nil {
+                    pcpu = nil
+                    running = nil
+                }
                 lrVCPU = v
                 sawLRs = true
             } else if line.hasPrefix("HW_LR[") || line.hasPrefix("VCPU_LR[") {
