@@ -101,6 +101,7 @@ final class StreamReader {
     /// Reads `n` bytes; callers bound `n` (every length here comes from hostile input).
     func bytes(_ n: Int, _ what: @autoclosure () -> String) throws -> [UInt8] {
         guard n <= remaining else { throw truncated(what()) }
+        if n == 0 { return [] }
         let p = try ensure(n, what())
         cursor += n
         return Array(UnsafeRawBufferPointer(start: p, count: n))
