@@ -37,16 +37,22 @@ struct GicDumpCommand: ParsableCommand {
 
     @Option(
         name: .customLong("decode"), parsing: .singleValue,
-        help: ArgumentHelp("Decode a raw register word: NAME=WORD (ich_lr, ich_hcr, ich_vmcr, ich_vtr, ich_misr, "
-            + "ich_elrsr, icc_ctlr, icc_sre, gicd_ctlr, gicd_typer, gicr_typer, ...). Repeatable.", valueName: "name=word"))
+        help: ArgumentHelp(
+            "Decode a raw register word: NAME=WORD (ich_lr, ich_hcr, ich_vmcr, ich_vtr, ich_misr, "
+                + "ich_elrsr, icc_ctlr, icc_sre, gicd_ctlr, gicd_typer, gicr_typer, ...). Repeatable.",
+            valueName: "name=word"))
     var decode: [String] = []
 
-    @Option(help: ArgumentHelp("gdb: guest-physical base of the distributor (default 0x8000000, QEMU virt).",
-        valueName: "address"))
+    @Option(
+        help: ArgumentHelp(
+            "gdb: guest-physical base of the distributor (default 0x8000000, QEMU virt).",
+            valueName: "address"))
     var gicdBase: String?
 
-    @Option(help: ArgumentHelp("gdb: guest-physical base of the first redistributor (default 0x80a0000, QEMU virt).",
-        valueName: "address"))
+    @Option(
+        help: ArgumentHelp(
+            "gdb: guest-physical base of the first redistributor (default 0x80a0000, QEMU virt).",
+            valueName: "address"))
     var gicrBase: String?
 
     @Option(name: .long, help: ArgumentHelp("gdb: seconds to wait for each reply of the stub.", valueName: "seconds"))
@@ -94,6 +100,10 @@ struct GicDumpCommand: ParsableCommand {
             ).snapshot()
         } else {
             throw VMIError.unsupported(address, "read GIC state", because: driver.kindDescription)
+        }
+        if let v = vcpu, !snapshot.vcpus.contains(v) {
+            throw VMIError(
+                "\(address) has no vcpu \(v) (vcpus: \(snapshot.vcpus.map(String.init).joined(separator: ", ")))")
         }
         let report = GICReport(identity: driver.recordIdentity, all: all, vcpu: vcpu)
         if output.text {

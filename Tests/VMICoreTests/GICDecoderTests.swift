@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VMICore
 
 /// Register words decoded field by field. Expected values follow Arm IHI 0069H; the words come
@@ -77,7 +78,8 @@ import Testing
         let ctlr = fields(GICRegisters.gicdCTLR(for: 0x53), 0x53)
         #expect(ctlr["ds"] == .flag(true) && ctlr["are"] == .flag(true) && ctlr["enable_grp1"] == .flag(true))
         let secure = fields(GICRegisters.gicdCTLR(for: 0x32), 0x32)
-        #expect(secure["enable_grp1ns"] == .flag(true) && secure["are_ns"] == .flag(true) && secure["ds"] == .flag(false))
+        #expect(
+            secure["enable_grp1ns"] == .flag(true) && secure["are_ns"] == .flag(true) && secure["ds"] == .flag(false))
         let typer = fields(GICRegisters.gicdTYPER, 0x037a_0007)
         #expect(typer["it_lines_number"] == .number(7) && typer["id_bits"] == .number(16))
         #expect(typer["lpis"] == .flag(true) && typer["no1n"] == .flag(true) && typer["a3v"] == .flag(true))
@@ -108,13 +110,16 @@ import Testing
 
     @Test func decodeRecords() throws {
         let lr = try GICWordDecoder.record(name: "ich_lr3", raw: 0xa0a0_001b_0000_001b)
-        #expect(String(decoding: lr.bytes, as: UTF8.self) == """
-            {"type":"gic_decode","register":"ich_lr_el2","raw":"0xa0a0001b0000001b","vintid":27,"kind":"ppi",\
-            "pintid":27,"state":"active","priority":160,"group":0,"hw":true,"nmi":false,"name":"virt_timer"}
+        #expect(
+            String(decoding: lr.bytes, as: UTF8.self) == """
+                {"type":"gic_decode","register":"ich_lr_el2","raw":"0xa0a0001b0000001b","vintid":27,"kind":"ppi",\
+                "pintid":27,"state":"active","priority":160,"group":0,"hw":true,"nmi":false,"name":"virt_timer"}
 
-            """)
+                """)
         let hcr = try GICWordDecoder.record(name: "ICH_HCR", raw: 1)
-        #expect(String(decoding: hcr.bytes, as: UTF8.self).hasPrefix(#"{"type":"gic_decode","register":"ich_hcr_el2","raw":"0x1","en":true,"uie":false"#))
+        #expect(
+            String(decoding: hcr.bytes, as: UTF8.self).hasPrefix(
+                #"{"type":"gic_decode","register":"ich_hcr_el2","raw":"0x1","en":true,"uie":false"#))
         #expect(throws: VMIError.self) { try GICWordDecoder.record(name: "ich_nope", raw: 0) }
     }
 }

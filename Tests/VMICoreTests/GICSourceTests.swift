@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VMICore
 
 /// An in-memory guest-physical space serving the register words the lab read from a live QEMU
@@ -59,16 +60,31 @@ final class FakeGICMemory: PhysicalMemory {
     }
 
     @Test(arguments: [
-        ("       SGI    0      0 0001001        0        0   0 160      -1 ", "       SGI    0      0 00x1001        0        0   0 160      -1 ", "malformed interrupt row"),
-        ("       SGI    0      0 0001001        0        0   0 160      -1 ", "       SGI    0      0 0001001        0        0   0 160 ", "expected 9 columns"),
-        ("       SGI    0      0 0001001        0        0   0 160      -1 ", "       PPI    0      0 0001001        0        0   0 160      -1 ", "listed as PPI"),
-        ("       SGI    0      0 0001001        0        0   0 160      -1 ", "       SGI    0      0 0001001        0        0   0 999      -1 ", "malformed interrupt row"),
+        (
+            "       SGI    0      0 0001001        0        0   0 160      -1 ",
+            "       SGI    0      0 00x1001        0        0   0 160      -1 ", "malformed interrupt row"
+        ),
+        (
+            "       SGI    0      0 0001001        0        0   0 160      -1 ",
+            "       SGI    0      0 0001001        0        0   0 160 ", "expected 9 columns"
+        ),
+        (
+            "       SGI    0      0 0001001        0        0   0 160      -1 ",
+            "       PPI    0      0 0001001        0        0   0 160      -1 ", "listed as PPI"
+        ),
+        (
+            "       SGI    0      0 0001001        0        0   0 160      -1 ",
+            "       SGI    0      0 0001001        0        0   0 999      -1 ", "malformed interrupt row"
+        ),
         ("Distributor\n", "Distributer\n", "no 'Distributor' block"),
         ("nr_spis:\t32", "nr_spis:\tlots", "expected 'nr_spis: NUMBER'"),
     ])
     func kvmMutations(original: String, replacement: String, message: String) throws {
         let text = try String(contentsOfFile: try Fixtures.require(Self.kvmFixture), encoding: .utf8)
-        guard let range = text.range(of: original) else { Issue.record("fixture lacks '\(original)'"); return }
+        guard let range = text.range(of: original) else {
+            Issue.record("fixture lacks '\(original)'")
+            return
+        }
         let mutated = text.replacingCharacters(in: range, with: replacement)
         #expect { try KVMVGICState.parse(mutated, name: "m") } throws: { e in
             (e as? VMIError)?.description.contains(message) == true
@@ -99,11 +115,12 @@ final class FakeGICMemory: PhysicalMemory {
         let lr = s.listRegisters[0]
         #expect(lr.domid == 1 && lr.vcpu == 0 && lr.pcpu == 1 && lr.index == 0 && lr.origin == .saved)
         #expect(lr.lr.vintid == 27 && lr.lr.state == .active && lr.lr.pintid == 27)
-        #expect(s.inflight == [
-            XenInflightIRQ(domid: 1, vcpu: 0, intid: 27, lr: 0, queued: false),
-            XenInflightIRQ(domid: 1, vcpu: 0, intid: 31, lr: nil, queued: false),
-            XenInflightIRQ(domid: 1, vcpu: 0, intid: 31, lr: nil, queued: true),
-        ])
+        #expect(
+            s.inflight == [
+                XenInflightIRQ(domid: 1, vcpu: 0, intid: 27, lr: 0, queued: false),
+                XenInflightIRQ(domid: 1, vcpu: 0, intid: 31, lr: nil, queued: false),
+                XenInflightIRQ(domid: 1, vcpu: 0, intid: 31, lr: nil, queued: true),
+            ])
     }
 
     @Test(arguments: [
@@ -117,14 +134,65 @@ final class FakeGICMemory: PhysicalMemory {
     ])
     func xenConsoleGarbage(text: String, message: String) {
         #expect { try XenConsoleGIC.parse(text, name: "c") } throws: { e in
-            (e as? VMIError)?.description == "'c': \(message)" || (e as? VMIError)?.description.contains(message) == true
+            (e as? VMIError)?.description == "'c': \(message)"
+                || (e as? VMIError)?.description.contains(message) == true
         }
     }
 
     @Test func xenConsoleUsesTheLastDump() throws {
-        let twice = Self.consoleText + "\n" + Self.consoleText.replacingOccurrences(of: "a0a0001b0000001b", with: "50a0000000000021")
+        let twice =
+            Self.consoleText + "\n"
+            + Self.consoleText.replacingOccurrences(of: "a0a0001b0000001b", with: "50a0000000000021")
         let s = try XenConsoleGIC.parse(twice, name: "c")
         #expect(s.listRegisters.count == 2 && s.listRegisters[0].lr.vintid == 33)
+    }
+
+    /// The lab's capture, three ways: the `q` output alone, the whole `xl dmesg`, and the serial
+    /// console (CRLF line ends, dom0's output interleaved). All give the same list registers.
+    @Test func xenCaptureAllForms() throws {
+        guard let q = Fixtures.path("xen-arm/debug-keys-q.txt"), let dmesg = Fixtures.path("xen-arm/xl-dmesg.txt"),
+            let serial = Fixtures.path("xen-arm/serial.log")
+        else { return }  // lab fixtures absent: skipped
+        let snaps = try [q, dmesg, serial].map {
+            try XenConsoleGIC.parse(try String(contentsOfFile: $0, encoding: .utf8), name: $0)
+        }
+        let words = snaps.map {
+            $0.listRegisters.map { "\($0.domid ?? -1)/\($0.vcpu)/\($0.index)/\($0.origin)/\(hex($0.lr.raw))" }
+        }
+        #expect(!words[0].isEmpty && words[0] == words[1] && words[1] == words[2])
+        // The vCPU that ran the handler is shown from the hardware; every other from Xen's copy.
+        let hw = snaps[0].listRegisters.filter { $0.origin == .hardware }
+        #expect(Set(hw.map { "\($0.domid!)/\($0.vcpu)" }).count == 1)
+        // The guest's and dom0's virtual timer PPI, by name.
+        #expect(snaps[0].listRegisters.contains { !$0.lr.isEmpty && INTID.name(of: $0.lr.vintid) == "virt_timer" })
+    }
+
+    /// The same moment seen by Xen (`q`) and by the machine (QEMU's stream of the whole host):
+    /// QEMU's CPU n is Xen's pCPU n, so its list registers are those of the vCPU running there.
+    /// The guest's vCPU is pinned alone to its pCPU and kept busy, so it is running at both.
+    @Test func xenConsoleAgreesWithStream() throws {
+        guard let q = Fixtures.path("xen-arm/debug-keys-q.txt"), let m = Fixtures.path("xen-arm/vgic.migstream")
+        else { return }  // lab fixtures absent: skipped
+        let console = try XenConsoleGIC.parse(try String(contentsOfFile: q, encoding: .utf8), name: q)
+        let stream = try MigrationStreamTarget(path: m, address: .vmstate(path: m)).gicSnapshot()
+        let guests = console.listRegisters.filter { $0.running == true && ($0.domid ?? 0) != 0 }
+        #expect(!guests.isEmpty)
+        for e in guests where !e.lr.isEmpty {
+            let hw = stream.listRegisters.first { $0.vcpu == e.pcpu && $0.index == e.index }
+            #expect(hw?.lr.vintid == e.lr.vintid && hw?.lr.state == e.lr.state, "d\(e.domid!)v\(e.vcpu) LR\(e.index)")
+            #expect(hw?.lr.priority == e.lr.priority && hw?.lr.group == e.lr.group)
+        }
+        // The guest's timer PPI is live in the hardware of its pCPU.
+        let pcpus = Set(guests.compactMap(\.pcpu))
+        #expect(
+            stream.listRegisters.contains {
+                pcpus.contains($0.vcpu) && !$0.lr.isEmpty && INTID.name(of: $0.lr.vintid) == "virt_timer"
+            })
+    }
+
+    @Test func crlfLines() throws {
+        let s = try XenConsoleGIC.parse(Self.consoleText.replacingOccurrences(of: "\n", with: "\r\r\n"), name: "c")
+        #expect(s.listRegisters.count == 2 && s.inflight.count == 3)
     }
 
     // MARK: MMIO over PhysicalMemory
@@ -183,7 +251,8 @@ final class FakeGICMemory: PhysicalMemory {
         #expect(s.redistributors.count == live.redistributors.count)
         #expect(s.redistributors[0].ctlr == live.redistributors[0].ctlr)
         #expect(s.redistributors[0].waker == live.redistributors[0].waker)
-        let fromStream = s.allInterrupts(), fromMMIO = live.allInterrupts()
+        let fromStream = s.allInterrupts()
+        let fromMMIO = live.allInterrupts()
         var compared = 0
         for m in fromMMIO {
             let st = try #require(fromStream.first { $0.intid == m.intid && $0.vcpu == m.vcpu })

@@ -35,7 +35,8 @@
 ///   ("hardware": read from the CPU; "saved": Xen's copy for a vCPU not running where it printed),
 ///   vintid, kind (sgi/ppi/spi/lpi/special/reserved), pintid (HW=1) or eoi (HW=0), state
 ///   (invalid/pending/active/pending_active), priority (0-255), group (0/1), hw, nmi, name (known
-///   PPIs: virt_timer, phys_timer, xen_evtchn, ...), raw (hex). Xen console: domid, pcpu too.
+///   PPIs: virt_timer, phys_timer, xen_evtchn, ...), raw (hex). Xen console: domid, pcpu (the
+///   physical CPU of the vCPU) and running (it was running there, `[has=T]`) too.
 /// gic_irq      one per interrupt that is enabled, pending or active (every one with --all): vcpu
 ///   (SGIs/PPIs: the CPU they belong to), intid, kind, enabled, pending (ISPENDR view: latch, or line
 ///   level for level-triggered), active, group (0/1), grpmod, priority (0-255), config (edge/level),
@@ -109,6 +110,7 @@ public struct GICReport {
         if let d = e.domid { l.field("domid", d) }
         l.field("vcpu", e.vcpu)
         if let p = e.pcpu { l.field("pcpu", p) }
+        if let r = e.running { l.field("running", r) }
         l.field("index", e.index)
         l.field("origin", e.origin.rawValue)
         for (k, v) in e.lr.fields { l.field(k, v) }

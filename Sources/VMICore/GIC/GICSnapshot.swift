@@ -14,6 +14,14 @@ public struct GICSnapshot {
 
     public init() {}
 
+    /// The vCPUs (CPU interfaces) this snapshot has per-CPU state for, in order.
+    public var vcpus: [Int] {
+        let all =
+            redistributors.map(\.vcpu) + cpuInterfaces.map(\.vcpu) + listRegisters.map(\.vcpu)
+            + interrupts.compactMap(\.vcpu) + inflight.map(\.vcpu)
+        return Array(Set(all)).sorted()
+    }
+
     /// Per-INTID state: the source's own rows, else SGIs/PPIs of every redistributor then SPIs.
     public func allInterrupts() -> [GICInterrupt] {
         if !interrupts.isEmpty { return interrupts }
@@ -101,17 +109,23 @@ public struct GICListRegisterEntry {
     public var index: Int
     public var lr: ListRegister
     public var origin: Origin
-    /// Xen: the guest the vCPU belongs to and the physical CPU it ran on.
+    /// Xen: the guest the vCPU belongs to, the physical CPU it is on, and whether it was running
+    /// there (`[has=T]`) when the key was handled.
     public var domid: Int?
     public var pcpu: Int?
+    public var running: Bool?
 
-    public init(vcpu: Int, index: Int, lr: ListRegister, origin: Origin, domid: Int? = nil, pcpu: Int? = nil) {
+    public init(
+        vcpu: Int, index: Int, lr: ListRegister, origin: Origin, domid: Int? = nil, pcpu: Int? = nil,
+        running: Bool? = nil
+    ) {
         self.vcpu = vcpu
         self.index = index
         self.lr = lr
         self.origin = origin
         self.domid = domid
         self.pcpu = pcpu
+        self.running = running
     }
 }
 
@@ -180,9 +194,10 @@ public struct InterruptBank {
     public var priority: [UInt8]
 
     /// Arrays are indexed by INTID (word n/32, byte n); INTIDs first..<first+count are valid.
-    public init(first: Int, count: Int, group: [UInt32], grpmod: [UInt32], enabled: [UInt32], pending: [UInt32],
-        active: [UInt32], edge: [UInt32], level: [UInt32]?, priority: [UInt8])
-    {
+    public init(
+        first: Int, count: Int, group: [UInt32], grpmod: [UInt32], enabled: [UInt32], pending: [UInt32],
+        active: [UInt32], edge: [UInt32], level: [UInt32]?, priority: [UInt8]
+    ) {
         self.first = first
         self.count = count
         self.group = group

@@ -48,7 +48,8 @@ extension GICReport {
             out += "\nDOM VCPU LR ORIGIN     VINTID KIND  STATE          PRIO GRP HW PINTID NAME\n"
             for e in lrs {
                 let lr = e.lr
-                out += lpad(e.domid.map(String.init) ?? "-", 3) + " " + lpad(String(e.vcpu), 4) + " "
+                out +=
+                    lpad(e.domid.map(String.init) ?? "-", 3) + " " + lpad(String(e.vcpu), 4) + " "
                     + lpad(String(e.index), 2) + " " + pad(e.origin.rawValue, 8) + " " + lpad(String(lr.vintid), 8)
                     + " " + pad(INTID.kind(of: lr.vintid).rawValue, 5) + " " + pad(lr.state.rawValue, 14) + " "
                     + lpad(String(lr.priority), 4) + " " + lpad(String(lr.group), 3) + " " + lpad(lr.hw ? "y" : "n", 2)
@@ -60,7 +61,8 @@ extension GICReport {
             out += "\nVCPU INTID KIND EN PE AC GRP PRIO CFG   ROUTE    NAME\n"
             for i in irqs {
                 func yn(_ b: Bool) -> String { b ? " y" : " n" }
-                out += lpad(i.vcpu.map(String.init) ?? "-", 4) + " " + lpad(String(i.intid), 5) + " "
+                out +=
+                    lpad(i.vcpu.map(String.init) ?? "-", 4) + " " + lpad(String(i.intid), 5) + " "
                     + pad(INTID.kind(of: i.intid).rawValue, 4) + " " + yn(i.enabled) + " " + yn(i.pending) + " "
                     + yn(i.active) + " " + lpad(i.group.map(String.init) ?? "-", 3) + " " + lpad(String(i.priority), 4)
                     + " " + pad(i.config?.rawValue ?? "-", 5) + " " + pad(i.route.map(Self.route) ?? "-", 8) + " "
@@ -71,8 +73,10 @@ extension GICReport {
         if !inflight.isEmpty {
             out += "\nDOM VCPU INTID LR     NAME\n"
             for f in inflight {
-                out += lpad(f.domid.map(String.init) ?? "-", 3) + " " + lpad(String(f.vcpu), 4) + " "
-                    + lpad(String(f.intid), 5) + " " + pad(f.lr.map(String.init) ?? "queued", 6) + " "
+                out +=
+                    lpad(f.domid.map(String.init) ?? "-", 3) + " " + lpad(String(f.vcpu), 4) + " "
+                    + lpad(String(f.intid), 5) + " " + pad(f.lr.map(String.init) ?? (f.queued ? "queued" : "-"), 6)
+                    + " "
                     + (INTID.name(of: f.intid) ?? "") + "\n"
             }
         }
@@ -88,7 +92,8 @@ public enum GICWordDecoder {
     public static func record(name: String, raw: UInt64) throws -> JSONLine {
         let key = name.lowercased()
         var line = JSONLine(type: "gic_decode")
-        if key == "ich_lr" || key == "ich_lr_el2" || key.hasPrefix("ich_lr") && key.dropFirst(6).allSatisfy(\.isNumber) {
+        if key == "ich_lr" || key == "ich_lr_el2" || key.hasPrefix("ich_lr") && key.dropFirst(6).allSatisfy(\.isNumber)
+        {
             line.field("register", "ich_lr_el2")
             line.field("raw", hex: raw)
             for (k, v) in ListRegister(raw).fields { line.field(k, v) }

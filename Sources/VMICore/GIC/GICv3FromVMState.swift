@@ -64,11 +64,14 @@ enum GICv3FromVMState {
             add("icc_ctlr_el3", GICRegisters.iccCTLREL3, cpu.word("icc_ctlr_el3"))
             add("icc_pmr_el1", GICRegisters.iccPMR, cpu.word("icc_pmr_el1"))
             let bpr = cpu.words("icc_bpr") ?? []
-            for (k, j) in [("icc_bpr0_el1", 0), ("icc_bpr1_el1_s", 1), ("icc_bpr1_el1_ns", 2)] as [(StaticString, Int)] {
+            for (k, j) in [("icc_bpr0_el1", 0), ("icc_bpr1_el1_s", 1), ("icc_bpr1_el1_ns", 2)] as [(StaticString, Int)]
+            {
                 add(k, GICRegisters.iccBPR, j < bpr.count ? bpr[j] : nil)
             }
             let igrpen = cpu.words("icc_igrpen") ?? []
-            for (k, j) in [("icc_igrpen0_el1", 0), ("icc_igrpen1_el1_s", 1), ("icc_igrpen1_el1_ns", 2)] as [(StaticString, Int)] {
+            for (k, j) in [("icc_igrpen0_el1", 0), ("icc_igrpen1_el1_s", 1), ("icc_igrpen1_el1_ns", 2)]
+                as [(StaticString, Int)]
+            {
                 add(k, GICRegisters.iccIGRPEN, j < igrpen.count ? igrpen[j] : nil)
             }
             // QEMU sends icc_sre_el1 only when it is not 0x7 and assumes 0x7 when absent
@@ -83,11 +86,14 @@ enum GICv3FromVMState {
                 ]
             }
             if let virt = cpu.subsection("arm_gicv3_cpu/virt") {
-                let hcr = virt.word("ich_hcr_el2") ?? 0, vmcr = virt.word("ich_vmcr_el2") ?? 0
+                let hcr = virt.word("ich_hcr_el2") ?? 0
+                let vmcr = virt.word("ich_vmcr_el2") ?? 0
                 let lrs = (virt.words("ich_lr_el2") ?? []).map(ListRegister.init)
                 add("ich_hcr_el2", GICRegisters.ichHCR, virt.word("ich_hcr_el2"))
                 add("ich_vmcr_el2", GICRegisters.ichVMCR, virt.word("ich_vmcr_el2"))
-                add("ich_misr_el2", GICRegisters.ichMISR, DerivedVirtualRegisters.misr(hcr: hcr, vmcr: vmcr, lrs), derived: true)
+                add(
+                    "ich_misr_el2", GICRegisters.ichMISR, DerivedVirtualRegisters.misr(hcr: hcr, vmcr: vmcr, lrs),
+                    derived: true)
                 add("ich_elrsr_el2", GICRegisters.ichELRSR, DerivedVirtualRegisters.elrsr(lrs), derived: true)
                 if let apr = virt.words("ich_apr"), apr.count >= 12 {
                     // GICV3_G1 (index 1) is unused for the virtual interface.

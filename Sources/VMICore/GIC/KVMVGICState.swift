@@ -32,7 +32,7 @@ public enum KVMVGICState {
         var lineNo = 0
         func bad(_ why: String) -> VMIError { VMIError("'\(name)': line \(lineNo): \(why)") }
 
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNo += 1
             guard lineNo <= maxLines else { throw bad("more than \(maxLines) lines: not vgic-state") }
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
@@ -63,7 +63,13 @@ public enum KVMVGICState {
                 guard fields.count == 2, let n = Int(fields[1]), n >= 0, n <= 1 << 24 else {
                     throw bad("expected '\(first) NUMBER'")
                 }
-                if first == "nr_spis:" { dist.nrSPIs = n } else if first == "nr_lpis:" { dist.nrLPIs = n } else { dist.enabled = n != 0 }
+                if first == "nr_spis:" {
+                    dist.nrSPIs = n
+                } else if first == "nr_lpis:" {
+                    dist.nrLPIs = n
+                } else {
+                    dist.enabled = n != 0
+                }
             case "P=pending_latch,", "E=enabled,", "G=group":
                 continue
             default:

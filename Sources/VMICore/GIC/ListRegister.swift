@@ -76,7 +76,8 @@ public enum DerivedVirtualRegisters {
         if hcrBit(1) && lrs.filter({ $0.state != .invalid }).count <= 1 { v |= 1 << 1 }
         if hcrBit(2) && (hcr >> 27) & 0x1f != 0 { v |= 1 << 2 }
         if hcrBit(3) && !lrs.contains(where: { $0.state == .pending }) { v |= 1 << 3 }
-        let eng0 = vmcr & 1 != 0, eng1 = vmcr & 2 != 0
+        let eng0 = vmcr & 1 != 0
+        let eng1 = vmcr & 2 != 0
         if hcrBit(4) && eng0 { v |= 1 << 4 }
         if hcrBit(5) && !eng0 { v |= 1 << 5 }
         if hcrBit(6) && eng1 { v |= 1 << 6 }

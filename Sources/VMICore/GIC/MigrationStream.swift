@@ -52,9 +52,10 @@ final class MigrationStream {
     }
 
     /// The trailing JSON: the last 0x06 whose u32 length runs exactly to the end of the file, right
-    /// after the EOF byte. Looks in the last 1 MiB first, then up to the vmdesc limit.
+    /// after the EOF byte. Looks in the last 64 KiB first (a whole virt machine's is ~25 KiB), then
+    /// further, up to the vmdesc limit.
     static func findVMDesc(_ r: StreamReader) throws -> [UInt8] {
-        for span in [1 << 20, VMStateDescription.maxJSONBytes + 6] {
+        for span in [64 << 10, 1 << 20, VMStateDescription.maxJSONBytes + 6] {
             let n = min(span, r.size)
             let tail = try r.read(at: r.size - n, count: n)
             var p = n - 6
@@ -84,7 +85,8 @@ final class MigrationStream {
             let type = try reader.u8("a section type")
             switch type {
             case 0x00:
-                throw VMIError("'\(reader.path)': the stream ended before its \(wanted.sorted().joined(separator: "/")) sections")
+                throw VMIError(
+                    "'\(reader.path)': the stream ended before its \(wanted.sorted().joined(separator: "/")) sections")
             case 0x07:
                 try configuration()
             case 0x01, 0x04:
@@ -208,7 +210,9 @@ final class MigrationStream {
             case 0x04:
                 var total = addr
                 while total > 0 {
-                    guard blocks.count < Self.maxRAMBlocks else { throw error("more than \(Self.maxRAMBlocks) RAM blocks") }
+                    guard blocks.count < Self.maxRAMBlocks else {
+                        throw error("more than \(Self.maxRAMBlocks) RAM blocks")
+                    }
                     blocks.append(try reader.shortString("a RAM block name"))
                     let len = try reader.be64("a RAM block length")
                     if ignoreShared { _ = try reader.be64("a RAM block address") }
@@ -276,7 +280,9 @@ final class MigrationStream {
                 continue
             }
             // Kept sections are small device state: a description claiming more is lying.
-            guard total <= Self.maxKeptField else { throw error("field '\(f.name)' of \(total) bytes in a device section") }
+            guard total <= Self.maxKeptField else {
+                throw error("field '\(f.name)' of \(total) bytes in a device section")
+            }
             if [1, 2, 4, 8].contains(f.size) {
                 var w: [UInt64] = []
                 w.reserveCapacity(f.count)

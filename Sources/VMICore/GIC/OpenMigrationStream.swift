@@ -5,16 +5,21 @@ public final class MigrationStreamTarget: GICStateReader {
     public var recordIdentity: RecordIdentity { .target(address.description) }
     public var kindDescription: String { "QEMU migration stream" }
 
+    /// Opened (header and vmdesc checked) at once, so a file that is no stream fails at open.
+    private var stream: MigrationStream?
+
     public init(path: String, address: TargetAddress) throws {
         self.path = path
         self.address = address
-        _ = try MigrationStream(path: path)  // fail at open on a file that is not a stream
+        stream = try MigrationStream(path: path)
     }
 
-    public func close() {}
+    public func close() { stream = nil }
 
+    /// Walks the stream once; a second call reopens it.
     public func gicSnapshot() throws -> GICSnapshot {
-        let stream = try MigrationStream(path: path)
+        let stream = try self.stream ?? MigrationStream(path: path)
+        self.stream = nil
         let found = try stream.sections(named: ["arm_gicv3"])
         return try GICv3FromVMState.snapshot(found[0].object)
     }

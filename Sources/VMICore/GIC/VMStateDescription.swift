@@ -68,7 +68,8 @@ struct VMStateDescription {
             guard let inst = d["instance_id"].flatMap(Self.int), inst >= 0, inst <= Int(UInt32.max) else {
                 throw Self.bad("device '\(name)' without a valid instance_id")
             }
-            let section = d["fields"] == nil
+            let section =
+                d["fields"] == nil
                 ? nil : try Self.section(d, name: d["vmsd_name"]?.stringValue ?? name, streamSize, &budget)
             return Device(name: name, instanceID: UInt32(inst), section: section)
         }

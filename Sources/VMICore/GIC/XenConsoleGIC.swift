@@ -16,33 +16,49 @@ public enum XenConsoleGIC {
         var domid: Int?
         var vcpu: Int?  // from "VCPUn: CPUm"
         var pcpu: Int?
+        var running: Bool?
         var lrVCPU: Int?  // from "GICH_LRs (vcpu n)"
         var lineNo = 0
         var sawLRs = false
         func bad(_ why: String) -> VMIError { VMIError("'\(name)': line \(lineNo): \(why)") }
 
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNo += 1
             let line = strip(raw)
             if line.hasPrefix("'q' pressed") {
                 snap = GICSnapshot()
-                domid = nil; vcpu = nil; pcpu = nil; lrVCPU = nil
+                domid = nil
+                vcpu = nil
+                pcpu = nil
+                running = nil
+                lrVCPU = nil
             } else if let rest = line.stripping(prefix: "VCPU information and callbacks for domain ") {
                 guard rest.hasSuffix(":"), let d = Int(rest.dropLast()), d >= 0 else { throw bad("bad domain header") }
-                domid = d; vcpu = nil; pcpu = nil; lrVCPU = nil
+                domid = d
+                vcpu = nil
+                pcpu = nil
+                running = nil
+                lrVCPU = nil
             } else if line.hasPrefix("VCPU"), line.contains(": CPU"), line.contains("[has=") {
                 // "VCPU%d: CPU%d [has=%c] ..."
                 let parts = line.split(separator: " ")
                 guard parts.count >= 3, let v = Int(parts[0].dropFirst(4).dropLast()), parts[1].hasPrefix("CPU"),
-                    let c = Int(parts[1].dropFirst(3))
+                    let c = Int(parts[1].dropFirst(3)), parts[2] == "[has=T]" || parts[2] == "[has=F]"
                 else { throw bad("bad VCPU line") }
-                vcpu = v; pcpu = c; lrVCPU = nil
+                vcpu = v
+                pcpu = c
+                running = parts[2] == "[has=T]"
+                lrVCPU = nil
             } else if let rest = line.stripping(prefix: "GICH_LRs (vcpu ") {
                 // "GICH_LRs (vcpu %d) mask=%x"
                 guard let close = rest.firstIndex(of: ")"), let v = Int(rest[..<close]), v >= 0,
                     let mask = rest[close...].stripping(prefix: ") mask="), UInt64(mask, radix: 16) != nil
                 else { throw bad("bad GICH_LRs line") }
                 if let cur = vcpu, cur != v { throw bad("GICH_LRs of vcpu \(v) under VCPU\(cur)") }
+                if vcpu == nil {
+                    pcpu = nil
+                    running = nil
+                }
                 lrVCPU = v
                 sawLRs = true
             } else if line.hasPrefix("HW_LR[") || line.hasPrefix("VCPU_LR[") {
@@ -54,7 +70,8 @@ public enum XenConsoleGIC {
                 else { throw bad("bad list register line") }
                 snap.listRegisters.append(
                     GICListRegisterEntry(
-                        vcpu: v, index: index, lr: ListRegister(value), origin: origin, domid: domid, pcpu: pcpu))
+                        vcpu: v, index: index, lr: ListRegister(value), origin: origin, domid: domid, pcpu: pcpu,
+                        running: running))
             } else if let rest = line.stripping(prefix: "Inflight irq=") {
                 let parts = rest.split(separator: " ")
                 guard let v = lrVCPU, let irq = UInt32(parts.first ?? ""), parts.count <= 2 else {
