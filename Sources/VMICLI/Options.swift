@@ -40,11 +40,23 @@ public struct TargetOptions: ParsableArguments {
         try openTarget(address, options: attachOptions(force: force))
     }
 
-    /// Opens the target, runs `body`, and closes the target on every path.
+    /// Opens the target, runs `body`, and closes the target on every path. Signals are held
+    /// while the target is open (attaching a gdb stub stops the VM), so a ^C unwinds through
+    /// `close()` and the guest is left running; the stop request is rethrown afterwards.
     public func withTarget<T>(force: Bool = false, _ body: (TargetDriver) throws -> T) throws -> T {
-        let driver = try open(force: force)
-        defer { driver.close() }
-        return try body(driver)
+        let result: T
+        do {
+            result = try Signals.guarded {
+                let driver = try open(force: force)
+                defer { driver.close() }
+                return try body(driver)
+            }
+        } catch {
+            try Signals.check()
+            throw error
+        }
+        try Signals.check()
+        return result
     }
 }
 
