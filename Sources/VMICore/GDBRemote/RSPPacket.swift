@@ -113,12 +113,16 @@ public struct RSPDecoder {
     public let maxPacket: Int
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where the search for the `#` of the packet at `start` resumes (no rescans while a long
+    /// packet trickles in).
+    private var scanned = 0
 
     public init(maxPacket: Int = 1 << 20) { self.maxPacket = maxPacket }
 
     public mutating func feed<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        if start > 0 && start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+        if start > 0 && (start == buffer.count || start >= 1 << 16) {
+            scanned -= start
+            buffer.removeFirst(start)
             start = 0
         }
         buffer.append(contentsOf: bytes)
@@ -140,10 +144,12 @@ public struct RSPDecoder {
                 start += 1
                 return .nack
             case UInt8(ascii: "$"), UInt8(ascii: "%"):
-                guard let hash = buffer[(start + 1)...].firstIndex(of: UInt8(ascii: "#")) else {
+                guard let hash = buffer[max(start + 1, scanned)...].firstIndex(of: UInt8(ascii: "#")) else {
+                    scanned = buffer.count
                     if buffer.count - start > maxPacket + 3 { throw RSPError.oversized(maxPacket) }
                     return nil
                 }
+                scanned = hash
                 if hash - start - 1 > maxPacket { throw RSPError.oversized(maxPacket) }
                 guard hash + 2 < buffer.count else { return nil }
                 let body = buffer[(start + 1)..<hash]

@@ -47,9 +47,24 @@ public struct RegisterMap: Sendable {
         switch (arch, lower) {
         case (.x86_64, "eflags"): return "rflags"
         case (.aarch64, "cpsr"): return "pstate"
+        case (.aarch64, _): return aarch64Names[lower] ?? lower
         default: return lower
         }
     }
+
+    /// QEMU names system registers it defines for AArch32 and AArch64 at once by their AArch32
+    /// name (target/arm/helper.c, ARM_CP_STATE_BOTH): `SCTLR` is SCTLR_EL1, `ID_PFR0` is
+    /// ID_PFR0_EL1. The AArch64 name is the one other sources use.
+    static let aarch64Names: [String: String] = {
+        var m: [String: String] = ["amair0": "amair_el1"]
+        for n in ["sctlr", "cpacr", "vbar", "cntkctl", "csselr", "clidr", "aidr", "id_pfr0", "id_pfr1", "id_pfr2", "id_dfr0",
+            "id_dfr1", "id_afr0", "id_mmfr0", "id_mmfr1", "id_mmfr2", "id_mmfr3", "id_mmfr4", "id_mmfr5", "id_isar0",
+            "id_isar1", "id_isar2", "id_isar3", "id_isar4", "id_isar5", "id_isar6"]
+        {
+            m[n] = n + "_el1"
+        }
+        return m
+    }()
 
     public func entry(named name: String) -> Entry? { byName[name].map { entries[$0] } }
 
