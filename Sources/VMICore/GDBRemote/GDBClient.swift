@@ -92,8 +92,15 @@ final class GDBClient {
         selectedThread = thread
     }
 
-    /// Forget the selection (a stop may change the stub's current thread for `m`).
+    /// Forget the selection (a resume may change the stub's current thread).
     func invalidateSelection() { selectedThread = nil }
+
+    /// After a stop the stub's general thread is the one that stopped (QEMU's gdbstub sets
+    /// g_cpu to it in gdb_vm_state_change); knowing it saves an `Hg` per step.
+    private func noteStop(_ stop: StopReply.Stop) {
+        selectedThread = stop.thread.flatMap { RSPThreadID(parsing: Array($0.utf8)) }
+        if qemuFeatures.isEmpty { selectedThread = nil }  // other stubs: select again
+    }
 
     private func parse<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as RSPError { throw connection.error(e) }
@@ -279,7 +286,9 @@ final class GDBClient {
             let stop: StopReply
             do { stop = try StopReply(parsing: reply) } catch let e as RSPError { throw connection.error(e) }
             switch stop {
-            case .stopped(let s): return s
+            case .stopped(let s):
+                noteStop(s)
+                return s
             case .output(let text): connection.consoleOutput += text.prefix(65536)
             case .exited(let status, let signaled):
                 throw VMIError("\(target): the target \(signaled ? "was killed by signal \(status)" : "exited with status \(status)")")

@@ -17,8 +17,6 @@ final class RSPConnection {
     var teardownDeadline: Double?
     /// Console output (`O` packets) seen while waiting; the driver may hand it on.
     var consoleOutput: [UInt8] = []
-    /// Packets read while waiting for an ack (a stub may answer before acking).
-    private var queued: [[UInt8]] = []
 
     static let maxRetries = 3
 
@@ -76,31 +74,35 @@ final class RSPConnection {
 
     // MARK: packets
 
-    /// Sends one packet and, unless in no-ack mode, waits for its `+` (resending on `-`).
+    /// The last packet sent, until the stub acknowledged it (resent on `-`), and how often it was.
+    private var unacknowledged: [UInt8]?
+    private var resends = 0
+
+    /// Sends one packet. Its `+` is not waited for on its own: the reply follows at once, and a
+    /// `-` read before it makes `receive` send the packet again (at most `maxRetries` times).
+    /// Waiting for the ack separately would cost a wakeup per packet (one step = two packets).
     func send(_ payload: [UInt8]) throws {
         try checkAlive()
         let framed = RSP.frame(payload)
         try writeRaw(framed)
-        if noAck { return }
-        var nacks = 0
-        let d = deadline()
-        while true {
-            guard let f = try nextFrame(deadline: d, stopFD: -1) else { continue }
-            switch f {
-            case .ack: return
-            case .nack:
-                nacks += 1
-                guard nacks <= Self.maxRetries else { throw fail(.unexpected("the stub rejected a packet \(nacks) times")) }
-                try writeRaw(framed)
-            case .packet(let p):
-                try writeRaw([UInt8(ascii: "+")])
-                queued.append(p)
-                if queued.count > 16 { throw fail(.unexpected("packets without an acknowledgement")) }
-            case .corrupt:
-                try writeRaw([UInt8(ascii: "-")])
-            case .notification:
-                continue
-            }
+        if !noAck {
+            unacknowledged = framed
+            resends = 0
+        }
+    }
+
+    /// Handles an ack or a nack of our last packet.
+    private func acknowledge(_ frame: RSPFrame) throws {
+        switch frame {
+        case .ack:
+            unacknowledged = nil
+        case .nack:
+            guard let framed = unacknowledged else { return }
+            resends += 1
+            guard resends <= Self.maxRetries else { throw fail(.unexpected("the stub rejected a packet \(resends) times")) }
+            try writeRaw(framed)
+        default:
+            break
         }
     }
 
@@ -124,7 +126,6 @@ final class RSPConnection {
     /// The next packet from the stub (acked); nil when a long wait ended without one.
     func receive(_ wait: Wait = .reply) throws -> [UInt8]? {
         try checkAlive()
-        if !queued.isEmpty { return queued.removeFirst() }
         var d: Double?
         var stopFD: Int32 = -1
         var quiet = false
@@ -140,14 +141,19 @@ final class RSPConnection {
             guard let f = try nextFrame(deadline: d, stopFD: stopFD, quiet: quiet) else { return nil }
             switch f {
             case .packet(let p):
-                if !noAck { try writeRaw([UInt8(ascii: "+")]) }
+                if !noAck {
+                    unacknowledged = nil  // a reply implies our packet arrived
+                    try writeRaw([UInt8(ascii: "+")])
+                }
                 return p
             case .corrupt:
                 corrupt += 1
                 guard !noAck, corrupt <= Self.maxRetries else { throw fail(.badChecksum) }
                 try writeRaw([UInt8(ascii: "-")])
-            case .ack, .nack, .notification:
-                continue  // a late ack of ours, or noise
+            case .ack, .nack:
+                try acknowledge(f)
+            case .notification:
+                continue
             }
         }
     }
