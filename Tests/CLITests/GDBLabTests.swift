@@ -254,3 +254,26 @@ enum HMP {
         return out
     }
 }
+
+/// The tools' messages for a stub that dies, as a user sees them.
+@Suite struct GDBToolErrorTests {
+    @Test func stubClosingIsOneClearLine() throws {
+        let stub = try FakeGDBStub { c in _ = c.readPacket(); c.close() }
+        let r = try Tools.run("vmi-regs", [stub.target])
+        stub.finish()
+        #expect(r.status == 1)
+        #expect(r.stderr == "vmi-regs: \(stub.target): stub closed the connection\n")
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func unsupportedEventIsRefusedBeforeAnyChange() throws {
+        let q = try QEMULikeStub(fixtureDir: Fixtures.sourceDir.appendingPathComponent("qemu/gdb/x86_64").path)
+        let stub = try FakeGDBStub { c in q.serve(c) }
+        let r = try Tools.run("vmi-watch", [stub.target, "--event", "cr3"])
+        stub.finish()
+        #expect(r.status == 1)
+        #expect(r.stderr == "vmi-watch: \(stub.target) cannot watch cr3: the gdb remote protocol has no control-register events\n")
+        #expect(!stub.packets.contains { $0.hasPrefix("Z") })
+        #expect(stub.packets.last == "D;1")
+    }
+}

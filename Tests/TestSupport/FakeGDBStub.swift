@@ -15,23 +15,44 @@ public final class FakeGDBStub {
     public private(set) var received: [String] = []
     private let lock = NSLock()
 
-    public init(_ script: @escaping (FakeGDBConnection) throws -> Void) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    /// The Unix socket path when listening on one (`gdb:unix:PATH`).
+    public let unixPath: String?
+
+    /// Listens on 127.0.0.1 with an ephemeral port, or on the Unix socket `unixPath`.
+    public init(unixPath: String? = nil, _ script: @escaping (FakeGDBConnection) throws -> Void) throws {
+        self.unixPath = unixPath
+        let fd: Int32
+        if let path = unixPath {
+            unlink(path)
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+                for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+            }
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+            port = 0
+        } else {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            port = UInt16(bigEndian: addr.sin_port)
         }
-        guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        port = UInt16(bigEndian: addr.sin_port)
         listenFD = fd
         Thread.detachNewThread { [self] in
             let c = accept(fd, nil, nil)
@@ -48,8 +69,8 @@ public final class FakeGDBStub {
         }
     }
 
-    /// `gdb:127.0.0.1:PORT`
-    public var target: String { "gdb:127.0.0.1:\(port)" }
+    /// `gdb:127.0.0.1:PORT` or `gdb:unix:PATH`
+    public var target: String { unixPath.map { "gdb:unix:\($0)" } ?? "gdb:127.0.0.1:\(port)" }
 
     /// Waits (bounded) for the script to end.
     public func finish(timeout: Double = 10) {
@@ -65,6 +86,7 @@ public final class FakeGDBStub {
     deinit {
         shutdown(listenFD, Int32(SHUT_RDWR))
         Glibc.close(listenFD)
+        if let p = unixPath { unlink(p) }
     }
 }
 
@@ -152,6 +174,8 @@ public final class QEMULikeStub {
     /// Stop replies handed out by successive continues; when none is left, a continue runs
     /// until the client interrupts (0x03), as a real guest would.
     public var stops: [String] = []
+    /// Thread ids `qfThreadInfo` lists (vCPUs).
+    public var threads = ["p01.01"]
     public var files: [String: String]
     /// Value of every register in the `g` block: regnum -> value (others 0).
     public var registers: [Int: UInt64] = [16: 0xffff_ffff_8100_1000]  // rip
@@ -212,7 +236,7 @@ public final class QEMULikeStub {
             let end = min(bytes.count, off + len)
             return (end == bytes.count ? "l" : "m") + String(decoding: bytes[off..<end], as: UTF8.self)
         }
-        if packet == "qfThreadInfo" { return "mp01.01" }
+        if packet == "qfThreadInfo" { return "m" + threads.joined(separator: ",") }
         if packet == "qsThreadInfo" { return "l" }
         if packet.hasPrefix("Hg") { return "OK" }
         if packet == "g" { return gBlock() }

@@ -66,6 +66,30 @@ import Glibc
         #expect(stub.packets.contains("Qqemu.PhyMemMode:1") && stub.packets.contains("Qqemu.PhyMemMode:0"))
     }
 
+    @Test func unixSocketAndSeveralVCPUs() throws {
+        let q = try qemu()
+        q.threads = ["p01.01", "p01.02"]
+        let path = NSTemporaryDirectory() + "vmi-gdb-\(getpid()).sock"
+        let stub = try FakeGDBStub(unixPath: path) { c in q.serve(c) }
+        let t = try open(stub)
+        #expect(try t.vcpus() == [0, 1])
+        #expect(try t.registers(vcpu: 1).vcpu == 1)
+        expectError("\(stub.target) has no vcpu 2 (vcpus: 0, 1)") { _ = try t.registers(vcpu: 2) }
+        t.close()
+        stub.finish()
+        #expect(stub.packets.contains("Hgp1.2"))
+        #expect(stub.target == "gdb:unix:\(path)")
+    }
+
+    @Test func nothingListening() throws {
+        expectError("cannot connect to gdb:unix:/nonexistent/vmi.sock: No such file or directory") {
+            _ = try openTarget(try TargetAddress(parsing: "gdb:unix:/nonexistent/vmi.sock"), options: AttachOptions(timeoutSeconds: 1))
+        }
+        expectError("cannot connect to gdb:127.0.0.1:1: Connection refused") {
+            _ = try openTarget(try TargetAddress(parsing: "gdb:127.0.0.1:1"), options: AttachOptions(timeoutSeconds: 1))
+        }
+    }
+
     @Test func stubThatClosesAtOnce() throws {
         let stub = try FakeGDBStub { c in c.close() }
         expectError("\(stub.target): stub closed the connection") { _ = try open(stub) }

@@ -289,7 +289,7 @@ final class GDBClient {
             case .stopped(let s):
                 noteStop(s)
                 return s
-            case .output(let text): connection.consoleOutput += text.prefix(65536)
+            case .output(let text): connection.appendConsoleOutput(text)
             case .exited(let status, let signaled):
                 throw VMIError("\(target): the target \(signaled ? "was killed by signal \(status)" : "exited with status \(status)")")
             }

@@ -15,8 +15,13 @@ final class RSPConnection {
     private(set) var dead: RSPError?
     /// While tearing down: no wait goes past this, whatever the per-reply timeout says.
     var teardownDeadline: Double?
-    /// Console output (`O` packets) seen while waiting; the driver may hand it on.
-    var consoleOutput: [UInt8] = []
+    /// Console output (`O` packets) seen while waiting, the last 64 KiB of it.
+    private(set) var consoleOutput: [UInt8] = []
+
+    func appendConsoleOutput(_ text: [UInt8]) {
+        consoleOutput += text
+        if consoleOutput.count > 1 << 16 { consoleOutput.removeFirst(consoleOutput.count - (1 << 16)) }
+    }
 
     static let maxRetries = 3
 
@@ -168,7 +173,7 @@ final class RSPConnection {
             if reply.first == UInt8(ascii: "O"), reply.count > 1, reply.count % 2 == 1, RSP.hexDecode(reply.dropFirst()) != nil,
                 !payload.starts(with: Array("qRcmd".utf8))
             {
-                consoleOutput += RSP.hexDecode(reply.dropFirst()) ?? []
+                appendConsoleOutput(RSP.hexDecode(reply.dropFirst()) ?? [])
                 continue
             }
             if skipStops && StopReply.looksLikeStop(reply) {

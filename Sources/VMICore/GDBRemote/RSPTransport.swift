@@ -44,19 +44,19 @@ final class RSPTransport {
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            throw VMIError("cannot connect to '\(path)': socket path too long")
+            throw VMIError("cannot connect to gdb:unix:\(path): socket path too long")
         }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw VMIError("cannot connect to '\(path)': \(strerrorString(errno))") }
+        guard fd >= 0 else { throw VMIError("cannot connect to gdb:unix:\(path): \(strerrorString(errno))") }
         let err = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectWithin(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size), timeout) }
         }
         if err != 0 {
             _ = Glibc.close(fd)
-            throw VMIError("cannot connect to '\(path)': \(strerrorString(err))")
+            throw VMIError("cannot connect to gdb:unix:\(path): \(strerrorString(err))")
         }
         return fd
     }
@@ -68,7 +68,7 @@ final class RSPTransport {
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &list)
         guard rc == 0, let first = list else {
-            throw VMIError("cannot connect to \(host):\(port): \(String(cString: gai_strerror(rc)))")
+            throw VMIError("cannot connect to gdb:\(host):\(port): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(list) }
         var lastError: Int32 = ECONNREFUSED
@@ -90,7 +90,7 @@ final class RSPTransport {
             lastError = err
             _ = Glibc.close(fd)
         }
-        throw VMIError("cannot connect to \(host):\(port): \(strerrorString(lastError))")
+        throw VMIError("cannot connect to gdb:\(host):\(port): \(strerrorString(lastError))")
     }
 
     /// connect(2) without blocking longer than `timeout`; returns 0 or an errno.
