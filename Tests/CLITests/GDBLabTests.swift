@@ -181,6 +181,72 @@ import Glibc
     }
 }
 
+extension GDBLabTests {
+    func open(_ g: Guest) throws -> GDBTarget {
+        let address = try TargetAddress(parsing: g.target)
+        guard case .gdb(let e) = address else { throw VMIError("not a gdb target") }
+        return try GDBTarget(e, address: address, timeout: 10)
+    }
+
+    /// P writes a register and the stub reads it back; the old value is restored before the
+    /// guest runs again. qRcmd reaches the monitor.
+    @Test(arguments: arches) func writesRegistersAndRunsMonitorCommands(arch: String) throws {
+        guard let g = try guest(arch) else { return }
+        let t = try open(g)
+        defer { t.close() }
+        let name = arch == "x86_64" ? "r11" : "x9"
+        let old = try #require(try t.registers(vcpu: 0)[name])
+        try t.setRegisters(vcpu: 0, [(name, 0x1234_5678_9abc_def0)])
+        let changed = try t.registers(vcpu: 0)[name]
+        try t.setRegisters(vcpu: 0, [(name, old)])
+        #expect(changed == 0x1234_5678_9abc_def0)
+        #expect(try t.registers(vcpu: 0)[name] == old)
+        #expect(try t.monitorCommand("info status").contains("VM status: paused"))
+    }
+
+    /// AArch64: a hardware breakpoint on the IRQ vector (VBAR_ELx + 0x280: "current EL with
+    /// SPx, IRQ", Arm ARM D1.10.2) fires with every timer tick; vmi-step --until stops there.
+    @Test(arguments: ["aarch64", "aarch64-el2"]) func breakpointOnTheIRQVector(arch: String) throws {
+        guard let g = try guest(arch) else { return }
+        let regs = try json(try #require(try Tools.run("vmi-regs", [g.target, "--vcpu", "0"]).lines.first))
+        let el = ((parseUInt64(regs["pstate"] as? String ?? "") ?? 0) >> 2) & 3
+        let vbar = try #require(parseUInt64(regs[el == 2 ? "vbar_el2" : "vbar_el1"] as? String ?? ""))
+        let irq = "0x" + String(vbar + 0x280, radix: 16)
+        let w = try Tools.run("vmi-watch", [g.target, "--event", "hbreak@\(irq)", "--count", "2", "--timeout", "60s"])
+        #expect(w.status == 0, "\(w.stderr)")
+        #expect(w.lines.count == 2)
+        for line in w.lines { #expect(try json(line)["pc"] as? String == irq) }
+        let s = try Tools.run("vmi-step", [g.target, "--until", irq, "--count", "2"])
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect(try json(try #require(s.lines.first))["pc"] as? String == irq)
+        #expect(try g.isRunning())
+        #expect(try !g.stopsOnItsOwn(within: 1.0), "a breakpoint was left behind")
+    }
+
+    /// `vmi-watch ... | head -1`: the reader goes away, the tool ends with status 0 and cleans up.
+    @Test func closedPipeEndsCleanly() throws {
+        guard let g = try guest("x86_64"), let jiffies = g.symbol("jiffies_64") else { return }
+        let p = Process()
+        p.executableURL = Tools.binDir.appendingPathComponent("vmi-watch")
+        p.arguments = [g.target, "--event", "mem:w@va:0x\(String(jiffies, radix: 16))+8", "--timeout", "60s"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        var first = Data()
+        while !first.contains(0x0a) {
+            let d = out.fileHandleForReading.availableData
+            if d.isEmpty { break }
+            first += d
+        }
+        try out.fileHandleForReading.close()
+        p.waitUntilExit()
+        #expect(first.contains(0x0a))
+        #expect(p.terminationStatus == 0)
+        #expect(try g.isRunning())
+        #expect(try !g.stopsOnItsOwn(within: 1.0), "the watchpoint was left behind")
+    }
+}
+
 /// One HMP command over the monitor socket: the reply between the echoed command and the next
 /// prompt, escapes and carriage returns removed.
 enum HMP {
