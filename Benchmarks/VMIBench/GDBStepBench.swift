@@ -1,7 +1,7 @@
 import VMICore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Single-step rate of the gdb driver against the same stub as a minimal raw-socket RSP loop
@@ -12,13 +12,16 @@ import Glibc
 /// Rounds alternate raw and driver so drift in the guest or the machine hits both alike.
 public func benchGDBStep(host: String, port: UInt16, steps: Int = 1000, rounds: Int = 3) throws {
     let target = TargetAddress.gdb(.tcp(host: host, port: port))
-    var rawWithG: [Double] = [], rawStepOnly: [Double] = [], driver: [Double] = []
+    var rawWithG: [Double] = []
+    var rawStepOnly: [Double] = []
+    var driver: [Double] = []
     for _ in 0..<rounds {
         rawStepOnly.append(try RawRSPLoop.stepsPerSecond(host: host, port: port, steps: steps, readRegisters: false))
         rawWithG.append(try RawRSPLoop.stepsPerSecond(host: host, port: port, steps: steps, readRegisters: true))
         let t = try openTarget(target, options: AttachOptions(timeoutSeconds: 10))
         defer { t.close() }
-        let session = try t.require(SingleStepper.self, to: "single-step").beginStepping(vcpu: 0, options: ListenOptions())
+        let session = try t.require(SingleStepper.self, to: "single-step").beginStepping(
+            vcpu: 0, options: ListenOptions())
         let start = monotonicSeconds()
         for _ in 0..<steps { _ = try session.step() }
         driver.append(Double(steps) / (monotonicSeconds() - start))
@@ -30,7 +33,9 @@ public func benchGDBStep(host: String, port: UInt16, steps: Int = 1000, rounds: 
     print("  raw RSP loop, vCont;s only:   \(Int(median(rawStepOnly))) / \(Int(best(rawStepOnly)))")
     print("  raw RSP loop, vCont;s + g:    \(Int(median(rawWithG))) / \(Int(best(rawWithG)))")
     print("  driver StepSession.step():    \(Int(median(driver))) / \(Int(best(driver)))")
-    print("  driver / raw (s + g):         \(String(format: "%.1f", 100 * median(driver) / median(rawWithG)))% (target >= 95%)")
+    print(
+        "  driver / raw (s + g):         \(String(format: "%.1f", 100 * median(driver) / median(rawWithG)))% (target >= 95%)"
+    )
 
     let t = try openTarget(target, options: AttachOptions(timeoutSeconds: 10))
     defer { t.close() }
@@ -44,8 +49,9 @@ public func benchGDBStep(host: String, port: UInt16, steps: Int = 1000, rounds: 
     start = monotonicSeconds()
     _ = try gdb.readPhysical(0x100000, count: size)
     let phys = Double(size) / (monotonicSeconds() - start) / 1e6
-    print("gdb memory reads (\(gdb.readChunk) bytes per m packet, PacketSize \(gdb.packetSize)): "
-        + "virtual \(String(format: "%.2f", virt)) MB/s, physical \(String(format: "%.2f", phys)) MB/s")
+    print(
+        "gdb memory reads (\(gdb.readChunk) bytes per m packet, PacketSize \(gdb.packetSize)): "
+            + "virtual \(String(format: "%.2f", virt)) MB/s, physical \(String(format: "%.2f", phys)) MB/s")
 }
 
 /// The baseline: the least code that steps a QEMU stub over a socket. Blocking I/O, acks,
@@ -59,7 +65,9 @@ enum RawRSPLoop {
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr(host)
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else { throw VMIError("raw loop: cannot connect to \(host):\(port)") }
         var one: Int32 = 1
@@ -76,7 +84,9 @@ enum RawRSPLoop {
         /// Reads up to the end of the next `$...#xx` packet, acks it, returns its first byte.
         func receive() throws -> UInt8 {
             while true {
-                if let s = buf.firstIndex(of: UInt8(ascii: "$")), let h = buf[s...].firstIndex(of: UInt8(ascii: "#")), h + 2 < buf.count {
+                if let s = buf.firstIndex(of: UInt8(ascii: "$")), let h = buf[s...].firstIndex(of: UInt8(ascii: "#")),
+                    h + 2 < buf.count
+                {
                     let first = buf[s + 1]
                     buf.removeFirst(h + 3)
                     _ = Glibc.send(fd, "+", 1, 0)

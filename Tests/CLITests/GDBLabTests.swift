@@ -1,10 +1,11 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VMICore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The gdb tools against the lab's real QEMU gdbstubs (`Tests/Lab/qemu/with-guests.sh`, which
@@ -30,7 +31,8 @@ import Glibc
 
         /// `vmi-lab sym NAME 0xADDR` lines the guest's /init prints from /proc/kallsyms.
         func symbol(_ name: String) -> UInt64? {
-            guard let dir = stateDir, let log = try? String(contentsOfFile: dir + "/console.log", encoding: .utf8) else { return nil }
+            guard let dir = stateDir, let log = try? String(contentsOfFile: dir + "/console.log", encoding: .utf8)
+            else { return nil }
             for line in log.split(whereSeparator: \.isNewline) {
                 let f = line.split(separator: " ")
                 if f.count >= 4, f[0] == "vmi-lab", f[1] == "sym", f[2] == name { return parseUInt64(f[3]) }
@@ -61,10 +63,21 @@ import Glibc
 
     func guest(_ arch: String) throws -> Guest? {
         guard let g = Guest(arch) else {
-            print("skip: \(arch) guest: QEMU lab not running (Tests/Lab/qemu/with-guests.sh swift test --filter GDBLab)")
+            print(
+                "skip: \(arch) guest: QEMU lab not running (Tests/Lab/qemu/with-guests.sh swift test --filter GDBLab)")
             return nil
         }
         return g
+    }
+
+    /// A tool left running (to signal it, or close its pipe).
+    func spawn(_ tool: String, _ args: [String], stdout: Any) throws -> Process {
+        let p = Process()
+        p.executableURL = Tools.binDir.appendingPathComponent(tool)
+        p.arguments = args
+        p.standardOutput = stdout
+        try p.run()
+        return p
     }
 
     func json(_ line: Substring) throws -> [String: Any] {
@@ -83,7 +96,9 @@ import Glibc
         #expect(regs["arch"] as? String == (arch == "x86_64" ? "x86_64" : "aarch64"))
         #expect(hmp.count >= (arch == "x86_64" ? 30 : 34))
         for (name, value) in hmp {
-            #expect(parseUInt64(regs[name] as? String ?? "") == value, "\(arch) \(name): vmi-regs \(regs[name] ?? "none"), HMP 0x\(String(value, radix: 16))")
+            #expect(
+                parseUInt64(regs[name] as? String ?? "") == value,
+                "\(arch) \(name): vmi-regs \(regs[name] ?? "none"), HMP 0x\(String(value, radix: 16))")
         }
         // Detaching resumes the VM (QEMU's D;1 continues it, even after an HMP stop).
         #expect(try g.isRunning())
@@ -98,7 +113,9 @@ import Glibc
             return
         }
         let pcKey = arch == "x86_64" ? "rip" : "pc"
-        let w = try Tools.run("vmi-watch", [g.target, "--event", "mem:w@va:0x\(String(jiffies, radix: 16))+8", "--count", "2", "--timeout", "60s"])
+        let w = try Tools.run(
+            "vmi-watch",
+            [g.target, "--event", "mem:w@va:0x\(String(jiffies, radix: 16))+8", "--count", "2", "--timeout", "60s"])
         #expect(w.status == 0, "\(w.stderr)")
         #expect(w.lines.count == 2)
         var writer: UInt64 = 0
@@ -112,7 +129,9 @@ import Glibc
         }
         #expect(writer != 0)
         for kind in ["hbreak", "breakpoint"] {
-            let b = try Tools.run("vmi-watch", [g.target, "--event", "\(kind)@0x\(String(writer, radix: 16))", "--count", "3", "--timeout", "60s"])
+            let b = try Tools.run(
+                "vmi-watch",
+                [g.target, "--event", "\(kind)@0x\(String(writer, radix: 16))", "--count", "3", "--timeout", "60s"])
             #expect(b.status == 0, "\(b.stderr)")
             #expect(b.lines.count == 3)
             for line in b.lines {
@@ -129,13 +148,13 @@ import Glibc
     /// SIGINT while waiting for an event that never comes: exit 130, guest running, nothing left.
     @Test func interruptLeavesTheGuestClean() throws {
         guard let g = try guest("x86_64"), let jiffies = g.symbol("jiffies_64") else { return }
-        let p = Process()
-        p.executableURL = Tools.binDir.appendingPathComponent("vmi-watch")
         // startup_64 runs once at boot: this breakpoint is never hit; the watchpoint would be.
-        p.arguments = [g.target, "--event", "hbreak@0xffffffff81000000", "--event", "mem:r@va:0x\(String(jiffies, radix: 16))+8",
-            "--count", "1000000"]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let p = try spawn(
+            "vmi-watch",
+            [
+                g.target, "--event", "hbreak@0xffffffff81000000", "--event",
+                "mem:r@va:0x\(String(jiffies, radix: 16))+8", "--count", "1000000",
+            ], stdout: FileHandle.nullDevice)
         Thread.sleep(forTimeInterval: 1.5)
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
@@ -226,12 +245,10 @@ extension GDBLabTests {
     /// `vmi-watch ... | head -1`: the reader goes away, the tool ends with status 0 and cleans up.
     @Test func closedPipeEndsCleanly() throws {
         guard let g = try guest("x86_64"), let jiffies = g.symbol("jiffies_64") else { return }
-        let p = Process()
-        p.executableURL = Tools.binDir.appendingPathComponent("vmi-watch")
-        p.arguments = [g.target, "--event", "mem:w@va:0x\(String(jiffies, radix: 16))+8", "--timeout", "60s"]
         let out = Pipe()
-        p.standardOutput = out
-        try p.run()
+        let p = try spawn(
+            "vmi-watch", [g.target, "--event", "mem:w@va:0x\(String(jiffies, radix: 16))+8", "--timeout", "60s"],
+            stdout: out)
         var first = Data()
         while !first.contains(0x0a) {
             let d = out.fileHandleForReading.availableData
@@ -258,7 +275,9 @@ enum HMP {
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else { throw VMIError("hmp: cannot connect to 127.0.0.1:\(port)") }
         let deadline = Date().addingTimeInterval(timeout)
@@ -296,14 +315,17 @@ enum HMP {
                 guard let v = UInt64(s[Range(m.range(at: 2), in: s)!], radix: 16) else { continue }
                 if arch == "x86_64" {
                     switch name {
-                    case "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP", "RIP", "R8", "R9", "R10", "R11", "R12", "R13",
+                    case "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP", "RIP", "R8", "R9", "R10", "R11", "R12",
+                        "R13",
                         "R14", "R15", "CR0", "CR2", "CR3", "CR4", "EFER":
                         out[name.lowercased()] = v
                     case "RFL": out["rflags"] = v
                     case "ES", "CS", "SS", "DS", "FS", "GS":
                         out[name.lowercased()] = v
                         // "FS =0000 <base> <limit> <flags>": the base is the second field.
-                        if name == "FS" || name == "GS", let base = s.split(separator: " ").dropFirst(2).first.flatMap({ UInt64($0, radix: 16) }) {
+                        if name == "FS" || name == "GS",
+                            let base = s.split(separator: " ").dropFirst(2).first.flatMap({ UInt64($0, radix: 16) })
+                        {
                             out[name.lowercased() + "_base"] = base
                         }
                     default: break
@@ -324,7 +346,10 @@ enum HMP {
 /// The tools' messages for a stub that dies, as a user sees them.
 @Suite struct GDBToolErrorTests {
     @Test func stubClosingIsOneClearLine() throws {
-        let stub = try FakeGDBStub { c in _ = c.readPacket(); c.close() }
+        let stub = try FakeGDBStub { c in
+            _ = c.readPacket()
+            c.close()
+        }
         let r = try Tools.run("vmi-regs", [stub.target])
         stub.finish()
         #expect(r.status == 1)
@@ -338,7 +363,10 @@ enum HMP {
         let r = try Tools.run("vmi-watch", [stub.target, "--event", "cr3"])
         stub.finish()
         #expect(r.status == 1)
-        #expect(r.stderr == "vmi-watch: \(stub.target) cannot watch cr3: the gdb remote protocol has no control-register events\n")
+        #expect(
+            r.stderr
+                == "vmi-watch: \(stub.target) cannot watch cr3: the gdb remote protocol has no control-register events\n"
+        )
         #expect(!stub.packets.contains { $0.hasPrefix("Z") })
         #expect(stub.packets.last == "D;1")
     }

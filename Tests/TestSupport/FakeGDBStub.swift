@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A GDB remote stub on 127.0.0.1 (ephemeral port) for tests: one connection, driven by a
@@ -31,7 +31,9 @@ public final class FakeGDBStub {
                 for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
             }
             let bound = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
             guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
             port = 0
@@ -44,7 +46,9 @@ public final class FakeGDBStub {
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = 0
             let bound = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
             var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -133,14 +137,17 @@ public final class FakeGDBConnection {
     public func readPacket(timeout: Double = 10) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            while let first = buffer.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") { buffer.removeFirst() }
+            while let first = buffer.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+                buffer.removeFirst()
+            }
             if buffer.first == 0x03 {
                 buffer.removeFirst()
                 interrupts += 1
                 record("\u{3}")
                 return "\u{3}"
             }
-            if let start = buffer.firstIndex(of: UInt8(ascii: "$")), let hash = buffer[start...].firstIndex(of: UInt8(ascii: "#")),
+            if let start = buffer.firstIndex(of: UInt8(ascii: "$")),
+                let hash = buffer[start...].firstIndex(of: UInt8(ascii: "#")),
                 hash + 2 < buffer.count
             {
                 let payload = String(decoding: buffer[(start + 1)..<hash], as: UTF8.self)
@@ -189,7 +196,8 @@ public final class QEMULikeStub {
         self.files = files
         // i386-64bit.xml: 16 GPRs, rip (64), eflags + 6 selectors (32), 3 bases, cr0..cr8, efer (64),
         // st0-7 (80), 8 x87 control words (32), xmm0-15 (128), mxcsr (32).
-        gBytes = Array(repeating: 8, count: 17) + Array(repeating: 4, count: 7) + Array(repeating: 8, count: 9)
+        gBytes =
+            Array(repeating: 8, count: 17) + Array(repeating: 4, count: 7) + Array(repeating: 8, count: 9)
             + Array(repeating: 10, count: 8) + Array(repeating: 4, count: 8) + Array(repeating: 16, count: 16) + [4]
     }
 
@@ -224,13 +232,16 @@ public final class QEMULikeStub {
 
     /// The reply to `packet`, or nil for packets this stub does not answer (the script decides).
     public func reply(_ packet: String) -> String? {
-        if packet.hasPrefix("qSupported") { return "PacketSize=1000;qXfer:features:read+;vContSupported+;multiprocess+" }
+        if packet.hasPrefix("qSupported") {
+            return "PacketSize=1000;qXfer:features:read+;vContSupported+;multiprocess+"
+        }
         if packet == "qqemu.Supported" { return "sstepbits;sstep;PhyMemMode" }
         if packet.hasPrefix("qXfer:features:read:") {
             let parts = packet.dropFirst("qXfer:features:read:".count).split(separator: ":")
             guard parts.count == 2, let body = files[String(parts[0])] else { return "E00" }
             let range = parts[1].split(separator: ",")
-            let off = Int(range[0], radix: 16) ?? 0, len = Int(range[1], radix: 16) ?? 0
+            let off = Int(range[0], radix: 16) ?? 0
+            let len = Int(range[1], radix: 16) ?? 0
             let bytes = Array(body.utf8)
             if off >= bytes.count { return "l" }
             let end = min(bytes.count, off + len)
@@ -250,7 +261,9 @@ public final class QEMULikeStub {
     /// `mADDR,LEN`: bytes equal to the low byte of their address.
     func memory(_ packet: String) -> String {
         let parts = packet.dropFirst().split(separator: ",")
-        guard parts.count == 2, let a = UInt64(parts[0], radix: 16), let n = Int(parts[1], radix: 16), n <= 2048 else { return "E22" }
+        guard parts.count == 2, let a = UInt64(parts[0], radix: 16), let n = Int(parts[1], radix: 16), n <= 2048 else {
+            return "E22"
+        }
         return (0..<UInt64(n)).map { String(format: "%02x", UInt8((a &+ $0) & 0xff)) }.joined()
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VMICore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The gdb driver against a stub that lies or dies: every case ends in one clear error within
@@ -83,7 +84,8 @@ import Glibc
 
     @Test func nothingListening() throws {
         expectError("cannot connect to gdb:unix:/nonexistent/vmi.sock: No such file or directory") {
-            _ = try openTarget(try TargetAddress(parsing: "gdb:unix:/nonexistent/vmi.sock"), options: AttachOptions(timeoutSeconds: 1))
+            _ = try openTarget(
+                try TargetAddress(parsing: "gdb:unix:/nonexistent/vmi.sock"), options: AttachOptions(timeoutSeconds: 1))
         }
         expectError("cannot connect to gdb:127.0.0.1:1: Connection refused") {
             _ = try openTarget(try TargetAddress(parsing: "gdb:127.0.0.1:1"), options: AttachOptions(timeoutSeconds: 1))
@@ -97,7 +99,10 @@ import Glibc
     }
 
     @Test func silentStub() throws {
-        let stub = try FakeGDBStub { c in _ = c.readPacket(timeout: 3) ; Thread.sleep(forTimeInterval: 2) }
+        let stub = try FakeGDBStub { c in
+            _ = c.readPacket(timeout: 3)
+            Thread.sleep(forTimeInterval: 2)
+        }
         expectError("\(stub.target): no reply from the stub within 1 s") { _ = try open(stub) }
         stub.finish()
     }
@@ -157,7 +162,9 @@ import Glibc
                 c.sendRaw("-")
             }
         }
-        expectError("\(stub.target): unexpected reply from the stub: the stub rejected a packet 4 times") { _ = try open(stub) }
+        expectError("\(stub.target): unexpected reply from the stub: the stub rejected a packet 4 times") {
+            _ = try open(stub)
+        }
         stub.finish()
     }
 
@@ -169,27 +176,23 @@ import Glibc
         stub.finish()
     }
 
-    @Test func errorForTheTargetDescription() throws {
+    /// A target description the stub cannot serve, or one that makes no sense.
+    @Test(
+        arguments: zip(
+            [
+                nil, "<target><reg name=\"rip\" bitsize=\"sixty-four\"/></target>",
+                "<target><architecture>mips</architecture><reg name=\"pc\" bitsize=\"32\"/></target>",
+            ],
+            [
+                "cannot read target description 'target.xml': the stub replied 'E00'",
+                "target description 'target.xml': register 'rip' has no valid bitsize",
+                "target architecture 'mips' is not x86_64 or aarch64",
+            ]))
+    func badTargetDescription(xml: String?, message: String) throws {
         let q = try qemu()
-        q.files["target.xml"] = nil
+        q.files["target.xml"] = xml
         let stub = try FakeGDBStub { c in q.serve(c) }
-        expectError("\(stub.target): cannot read target description 'target.xml': the stub replied 'E00'") { _ = try open(stub) }
-        stub.finish()
-    }
-
-    @Test func garbageTargetDescription() throws {
-        let q = try qemu()
-        q.files["target.xml"] = "<target><reg name=\"rip\" bitsize=\"sixty-four\"/></target>"
-        let stub = try FakeGDBStub { c in q.serve(c) }
-        expectError("target description 'target.xml': register 'rip' has no valid bitsize") { _ = try open(stub) }
-        stub.finish()
-    }
-
-    @Test func unknownArchitecture() throws {
-        let q = try qemu()
-        q.files["target.xml"] = "<target><architecture>mips</architecture><reg name=\"pc\" bitsize=\"32\"/></target>"
-        let stub = try FakeGDBStub { c in q.serve(c) }
-        expectError("target architecture 'mips' is not x86_64 or aarch64") { _ = try open(stub) }
+        expectError("\(stub.target): " + message) { _ = try open(stub) }
         stub.finish()
     }
 
@@ -220,12 +223,15 @@ import Glibc
 
     @Test func unexpectedRepliesAreErrors() throws {
         let q = try qemu()
-        let stub = try FakeGDBStub { c in q.serve(c) { p in p.hasPrefix("Z") ? "E22" : p.hasPrefix("m") ? "E14" : nil } }
+        let stub = try FakeGDBStub { c in q.serve(c) { p in p.hasPrefix("Z") ? "E22" : p.hasPrefix("m") ? "E14" : nil }
+        }
         let t = try open(stub)
         expectError("cannot insert hardware breakpoint at 0x1000: the stub replied 'E22'") {
             try t.listen([try EventSpec(parsing: "hbreak@0x1000")], options: ListenOptions()) { _ in .stop }
         }
-        expectError("cannot read 16 bytes at 0x2000: the stub replied 'E14'") { _ = try t.readVirtual(0x2000, count: 16) }
+        expectError("cannot read 16 bytes at 0x2000: the stub replied 'E14'") {
+            _ = try t.readVirtual(0x2000, count: 16)
+        }
         t.close()
         stub.finish()
     }
@@ -237,13 +243,19 @@ import Glibc
         expectError("\(stub.target) cannot watch cr3: the gdb remote protocol has no control-register events") {
             try t.check([try EventSpec(parsing: "cr3")])
         }
-        expectError("cannot watch msr: the gdb remote protocol has no MSR events") { try t.check([try EventSpec(parsing: "msr")]) }
-        expectError("cannot watch cpuid: the gdb remote protocol has no cpuid events") { try t.check([try EventSpec(parsing: "cpuid")]) }
+        expectError("cannot watch msr: the gdb remote protocol has no MSR events") {
+            try t.check([try EventSpec(parsing: "msr")])
+        }
+        expectError("cannot watch cpuid: the gdb remote protocol has no cpuid events") {
+            try t.check([try EventSpec(parsing: "cpuid")])
+        }
         expectError("cannot watch mem: the gdb remote protocol watches virtual addresses") {
             try t.check([try EventSpec(parsing: "mem:w@0x100")])
         }
-        try t.check([try EventSpec(parsing: "mem:rw@va:0xffffffff82a05500+8"), try EventSpec(parsing: "breakpoint@0x1"),
-            try EventSpec(parsing: "singlestep")])
+        try t.check([
+            try EventSpec(parsing: "mem:rw@va:0xffffffff82a05500+8"), try EventSpec(parsing: "breakpoint@0x1"),
+            try EventSpec(parsing: "singlestep"),
+        ])
         t.close()
         stub.finish()
     }
@@ -268,7 +280,8 @@ import Glibc
         t.close()
         stub.finish()
         let p = stub.packets
-        guard let z = p.firstIndex(of: "Z1,ffffffff81002000,1"), let unz = p.firstIndex(of: "z1,ffffffff81002000,1") else {
+        guard let z = p.firstIndex(of: "Z1,ffffffff81002000,1"), let unz = p.firstIndex(of: "z1,ffffffff81002000,1")
+        else {
             Issue.record("no Z1/z1 in \(p)")
             return
         }
@@ -283,14 +296,18 @@ import Glibc
         let t = try open(stub)
         var fds: [Int32] = [-1, -1]
         pipe(&fds)
-        defer { Glibc.close(fds[0]); Glibc.close(fds[1]) }
+        defer {
+            Glibc.close(fds[0])
+            Glibc.close(fds[1])
+        }
         let writeEnd = fds[1]
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
             var b: UInt8 = 1
             _ = write(writeEnd, &b, 1)
         }
         let start = monotonicSeconds()
-        try t.listen([try EventSpec(parsing: "mem:w@va:0x1000+8")], options: ListenOptions(stopFD: fds[0])) { _ in .next }
+        try t.listen([try EventSpec(parsing: "mem:w@va:0x1000+8")], options: ListenOptions(stopFD: fds[0])) { _ in .next
+        }
         #expect(monotonicSeconds() - start < 2)
         t.close()
         stub.finish()

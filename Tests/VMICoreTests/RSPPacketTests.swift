@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VMICore
 
 @Suite struct RSPPacketTests {
@@ -8,7 +9,9 @@ import Testing
         #expect(RSP.frame("g") == bytes("$g#67"))
         #expect(RSP.frame("qSupported") == bytes("$qSupported#37"))
         // $ # } * escaped as } then byte ^ 0x20.
-        #expect(RSP.frame([0x24, 0x23, 0x7d, 0x2a]) == bytes("$}\u{04}}\u{03}}]}\n#") + bytes(String(format: "%02x", Int(RSP.checksum(bytes("}\u{04}}\u{03}}]}\n"))))))
+        #expect(
+            RSP.frame([0x24, 0x23, 0x7d, 0x2a]) == bytes("$}\u{04}}\u{03}}]}\n#")
+                + bytes(String(format: "%02x", Int(RSP.checksum(bytes("}\u{04}}\u{03}}]}\n"))))))
     }
 
     @Test func decodesPacketsAcksAndNoise() throws {
@@ -87,11 +90,15 @@ import Testing
     @Test func parsesQEMUStops() throws {
         #expect(try parse("T05thread:p01.01;") == .stopped(.init(signal: 5, thread: "p01.01")))
         let w = try parse("T05thread:p01.02;watch:ffffffff82a05500;")
-        guard case .stopped(let s) = w else { Issue.record("not a stop"); return }
+        guard case .stopped(let s) = w else {
+            Issue.record("not a stop")
+            return
+        }
         #expect(s.thread == "p01.02")
         #expect(s.watch?.address == 0xffff_ffff_82a0_5500)
         #expect(s.watch?.access == .write)
-        guard case .stopped(let r) = try parse("T05rwatch:10;"), case .stopped(let a) = try parse("T05awatch:10;") else {
+        guard case .stopped(let r) = try parse("T05rwatch:10;"), case .stopped(let a) = try parse("T05awatch:10;")
+        else {
             Issue.record("not stops")
             return
         }
@@ -99,7 +106,10 @@ import Testing
         #expect(a.watch?.access == [.read, .write])
         #expect(try parse("T02thread:01;") == .stopped(.init(signal: 2, thread: "01")))
         #expect(try parse("S05") == .stopped(.init(signal: 5)))
-        guard case .stopped(let b) = try parse("T05swbreak:;thread:1;10:0010a081ffffffff;") else { Issue.record("not a stop"); return }
+        guard case .stopped(let b) = try parse("T05swbreak:;thread:1;10:0010a081ffffffff;") else {
+            Issue.record("not a stop")
+            return
+        }
         #expect(b.breakpoint && b.thread == "1")
     }
 
@@ -122,7 +132,10 @@ import Testing
         #expect(RSPThreadID(parsing: Array("p01.02".utf8)) == RSPThreadID(pid: 1, tid: 2))
         #expect(RSPThreadID(parsing: Array("1f".utf8)) == RSPThreadID(pid: nil, tid: 0x1f))
         #expect(RSPThreadID(pid: 1, tid: 2).description == "p1.2")
-        #expect(try RSPThreadID.list(Array("mp01.01,p01.02".utf8)) == [RSPThreadID(pid: 1, tid: 1), RSPThreadID(pid: 1, tid: 2)])
+        #expect(
+            try RSPThreadID.list(Array("mp01.01,p01.02".utf8)) == [
+                RSPThreadID(pid: 1, tid: 1), RSPThreadID(pid: 1, tid: 2),
+            ])
         #expect(try RSPThreadID.list(Array("l".utf8)) == nil)
         #expect(throws: RSPError.self) { try RSPThreadID.list(Array("mp01.".utf8)) }
         #expect(throws: RSPError.self) { try RSPThreadID.list(Array("E01".utf8)) }

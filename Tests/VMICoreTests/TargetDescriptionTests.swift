@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VMICore
 
 /// Target descriptions captured from QEMU 7.2's stubs (Tests/Fixtures/qemu/gdb/README.md).
@@ -22,14 +23,19 @@ import Testing
         #expect(d.registers[17].name == "eflags" && d.registers[17].bitsize == 32)
         let map = try RegisterMap(d)
         let names = map.entries.map(\.name)
-        #expect(Array(names.prefix(17)) == ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
-            "r12", "r13", "r14", "r15", "rip"])
-        for n in ["rflags", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "k_gs_base", "cr0", "cr2", "cr3",
-            "cr4", "cr8", "efer"]
-        {
+        #expect(
+            Array(names.prefix(17)) == [
+                "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
+                "r12", "r13", "r14", "r15", "rip",
+            ])
+        for n in [
+            "rflags", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "k_gs_base", "cr0", "cr2", "cr3",
+            "cr4", "cr8", "efer",
+        ] {
             #expect(names.contains(n), "\(n)")
         }
-        #expect(!names.contains("eflags") && !names.contains("st0") && !names.contains("xmm0") && !names.contains("fctrl"))
+        #expect(
+            !names.contains("eflags") && !names.contains("st0") && !names.contains("xmm0") && !names.contains("fctrl"))
     }
 
     @Test func aarch64WithEL2FromQEMU() throws {
@@ -64,17 +70,21 @@ import Testing
     @Test func followsIncludesAndRejectsBadXML() throws {
         let files: [String: String] = [
             "target.xml": "<target><architecture>aarch64</architecture><xi:include href='a.xml'/></target>",
-            "a.xml": "<!DOCTYPE feature SYSTEM \"gdb-target.dtd\"><feature name=\"x\"><reg name=\"x30\" bitsize=\"64\" regnum=\"30\"/><reg name=\"cpsr\" bitsize=\"32\"/></feature>",
+            "a.xml":
+                "<!DOCTYPE feature SYSTEM \"gdb-target.dtd\"><feature name=\"x\"><reg name=\"x30\" bitsize=\"64\" regnum=\"30\"/><reg name=\"cpsr\" bitsize=\"32\"/></feature>",
         ]
         let d = try TargetDescription.load { try #require(files[$0]).utf8.map { $0 } }
         #expect(d.registers.map(\.regnum) == [30, 31])
         #expect(d.registers.first?.feature == "x")
-        for bad in ["<reg name=\"a\"/>", "<reg name=\"a\" bitsize=\"-1\"/>", "<reg name=\"a\" bitsize=\"64\" regnum=\"x\"/>",
-            "<!-- unterminated", "<reg name=\"a", "<reg name=a bitsize=8/>", "<xi:include/>"]
-        {
+        for bad in [
+            "<reg name=\"a\"/>", "<reg name=\"a\" bitsize=\"-1\"/>", "<reg name=\"a\" bitsize=\"64\" regnum=\"x\"/>",
+            "<!-- unterminated", "<reg name=\"a", "<reg name=a bitsize=8/>", "<xi:include/>",
+        ] {
             #expect(throws: RSPError.self, "\(bad)") { try TargetDescription.load { _ in Array(bad.utf8) } }
         }
         // An include cycle ends in an error, not a loop.
-        #expect(throws: RSPError.self) { try TargetDescription.load { _ in Array("<xi:include href=\"target.xml\"/>".utf8) } }
+        #expect(throws: RSPError.self) {
+            try TargetDescription.load { _ in Array("<xi:include href=\"target.xml\"/>".utf8) }
+        }
     }
 }

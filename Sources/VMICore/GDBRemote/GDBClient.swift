@@ -23,7 +23,8 @@ final class GDBClient {
 
     /// The handshake: features, no-ack mode when offered, the target description.
     func handshake() throws {
-        let reply = try connection.request("qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=i386")
+        let reply = try connection.request(
+            "qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=i386")
         for item in reply.split(separator: UInt8(ascii: ";")) {
             let text = String(decoding: item, as: UTF8.self)
             if let eq = text.firstIndex(of: "=") {
@@ -47,8 +48,8 @@ final class GDBClient {
         guard features.contains("qXfer:features:read") else {
             throw VMIError("\(target): the stub sends no target description (qXfer:features:read)")
         }
-        description = try TargetDescription.load(fetch: readFeature)
-        do { registerMap = try RegisterMap(description) } catch let e as RSPError { throw connection.error(e) }
+        description = try parse { try TargetDescription.load(fetch: readFeature) }
+        registerMap = try parse { try RegisterMap(description) }
     }
 
     /// One object of `qXfer:features:read`, in pieces no larger than the packet size, at most 4 MiB.
@@ -59,12 +60,16 @@ final class GDBClient {
         var data: [UInt8] = []
         let chunk = max(packetSize - 16, 64)
         while true {
-            let reply = try connection.request("qXfer:features:read:\(name):\(RSP.hex(UInt64(data.count))),\(RSP.hex(UInt64(chunk)))")
+            let reply = try connection.request(
+                "qXfer:features:read:\(name):\(RSP.hex(UInt64(data.count))),\(RSP.hex(UInt64(chunk)))")
             guard let kind = reply.first, kind == UInt8(ascii: "m") || kind == UInt8(ascii: "l") else {
-                throw VMIError("\(target): cannot read target description '\(name)': the stub replied \(RSP.describe(reply))")
+                throw VMIError(
+                    "\(target): cannot read target description '\(name)': the stub replied \(RSP.describe(reply))")
             }
             data += reply.dropFirst()
-            guard data.count <= 4 << 20 else { throw VMIError("\(target): target description '\(name)' larger than 4 MiB") }
+            guard data.count <= 4 << 20 else {
+                throw VMIError("\(target): target description '\(name)' larger than 4 MiB")
+            }
             if kind == UInt8(ascii: "l") { return data }
             if reply.count == 1 { throw VMIError("\(target): target description '\(name)' does not end") }
         }
@@ -108,32 +113,24 @@ final class GDBClient {
 
     // MARK: registers
 
-    /// All reported registers of the selected thread: `g` for the block, `p` for the rest.
-    func readRegisters() throws -> RegisterSet {
+    /// The reported registers of the selected thread: `g` for the block, then `p` for each
+    /// one outside it unless `coreOnly` (one round trip: what a step record needs).
+    func readRegisters(coreOnly: Bool = false) throws -> RegisterSet {
         let map = registerMap!
         let g = try connection.request("g")
-        guard !RSP.isError(g) else { throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))") }
+        guard !RSP.isError(g) else {
+            throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))")
+        }
         var values = try parse { try map.decodeG(g) }
         var set = RegisterSet(arch: map.arch, vcpu: 0)
         for e in map.entries {
-            if values[e.register.regnum] == nil {
+            if values[e.register.regnum] == nil && !coreOnly {
                 let reply = try connection.request("p\(RSP.hex(UInt64(e.register.regnum)))")
                 guard !reply.isEmpty, !RSP.isError(reply) else { continue }  // not readable here: leave it out
                 values[e.register.regnum] = RegisterMap.littleEndian(reply[...])
             }
             if let v = values[e.register.regnum] { set[e.name] = v }
         }
-        return set
-    }
-
-    /// The `g` block only (the core registers: what a step needs, in one round trip).
-    func readCoreRegisters() throws -> RegisterSet {
-        let map = registerMap!
-        let g = try connection.request("g")
-        guard !RSP.isError(g) else { throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))") }
-        let values = try parse { try map.decodeG(g) }
-        var set = RegisterSet(arch: map.arch, vcpu: 0)
-        for e in map.entries { if let v = values[e.register.regnum] { set[e.name] = v } }
         return set
     }
 
@@ -144,14 +141,16 @@ final class GDBClient {
         for (name, value) in values {
             guard let e = map.entry(named: name) else { throw VMIError("\(target) has no register '\(name)'") }
             if e.register.bitsize < 64 && value >> UInt64(e.register.bitsize) != 0 {
-                throw VMIError("\(target): value 0x\(RSP.hex(value)) does not fit \(e.register.bitsize)-bit register '\(name)'")
+                throw VMIError(
+                    "\(target): value 0x\(RSP.hex(value)) does not fit \(e.register.bitsize)-bit register '\(name)'")
             }
             pending.append((e, value))
         }
         if !noP {
             for (i, (e, value)) in pending.enumerated() {
                 let reply = try connection.request(
-                    "P\(RSP.hex(UInt64(e.register.regnum)))=" + String(decoding: RegisterMap.encodeLittleEndian(value, bytes: e.bytes), as: UTF8.self))
+                    "P\(RSP.hex(UInt64(e.register.regnum)))="
+                        + String(decoding: RegisterMap.encodeLittleEndian(value, bytes: e.bytes), as: UTF8.self))
                 if reply == Array("OK".utf8) { continue }
                 if reply.isEmpty && i == 0 {
                     noP = true
@@ -162,7 +161,9 @@ final class GDBClient {
             if !noP { return }
         }
         var g = try connection.request("g")
-        guard !RSP.isError(g), g.count % 2 == 0 else { throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))") }
+        guard !RSP.isError(g), g.count % 2 == 0 else {
+            throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))")
+        }
         for (e, value) in pending {
             guard let off = gOffset(e.register), off + e.bytes * 2 <= g.count else {
                 throw VMIError("\(target): register '\(e.name)' cannot be written (not in the g block and no P packet)")
@@ -196,7 +197,8 @@ final class GDBClient {
         guard count >= 0, count <= 1 << 30 else { throw VMIError("\(target): read of \(count) bytes refused") }
         if physical != physicalMode {
             if physical && !qemuFeatures.contains("PhyMemMode") {
-                throw VMIError.unsupported(target, "read physical memory", because: "the stub has no physical-memory mode")
+                throw VMIError.unsupported(
+                    target, "read physical memory", because: "the stub has no physical-memory mode")
             }
             try connection.expectOK("Qqemu.PhyMemMode:\(physical ? 1 : 0)")
             physicalMode = physical
@@ -214,8 +216,9 @@ final class GDBClient {
                     chunk /= 2
                     continue
                 }
-                throw VMIError("\(target): cannot read \(count) bytes at 0x\(RSP.hex(address))\(physical ? " (physical)" : ""): "
-                    + "the stub replied \(RSP.describe(reply)) at 0x\(RSP.hex(addr))")
+                throw VMIError(
+                    "\(target): cannot read \(count) bytes at 0x\(RSP.hex(address))\(physical ? " (physical)" : ""): "
+                        + "the stub replied \(RSP.describe(reply)) at 0x\(RSP.hex(addr))")
             }
             guard reply.count <= n * 2, let bytes = RSP.hexDecode(reply), !bytes.isEmpty else {
                 throw VMIError("\(target): bad memory reply \(RSP.describe(reply))")
@@ -228,7 +231,11 @@ final class GDBClient {
     // MARK: breakpoints
 
     enum PointKind: Int {
-        case software = 0, hardware = 1, write = 2, read = 3, access = 4
+        case software = 0
+        case hardware = 1
+        case write = 2
+        case read = 3
+        case access = 4
     }
 
     /// `Z`/`z`: breakpoints take the instruction length as `kind` (x86: 1; AArch64: 4).
@@ -236,7 +243,8 @@ final class GDBClient {
         let packet = "\(insert ? "Z" : "z")\(kind.rawValue),\(RSP.hex(address)),\(RSP.hex(length))"
         let reply = try connection.request(packet)
         if reply == Array("OK".utf8) { return }
-        let what = ["breakpoint", "hardware breakpoint", "write watchpoint", "read watchpoint", "access watchpoint"][kind.rawValue]
+        let what = ["breakpoint", "hardware breakpoint", "write watchpoint", "read watchpoint", "access watchpoint"][
+            kind.rawValue]
         let why = reply.isEmpty ? "the stub does not support them" : "the stub replied \(RSP.describe(reply))"
         throw VMIError("\(target): cannot \(insert ? "insert" : "remove") \(what) at 0x\(RSP.hex(address)): \(why)")
     }
@@ -255,7 +263,8 @@ final class GDBClient {
             if ["ENABLE", "NOIRQ", "NOTIMER"].contains(String(decoding: parts[0], as: UTF8.self)) { wanted |= v }
         }
         let current = try connection.request("qqemu.sstep")
-        guard let old = RSP.parseHex(current.starts(with: Array("0x".utf8)) ? Array(current.dropFirst(2)) : current) else { return nil }
+        guard let old = RSP.parseHex(current.starts(with: Array("0x".utf8)) ? Array(current.dropFirst(2)) : current)
+        else { return nil }
         if wanted != 0 && wanted != old { try connection.expectOK("Qqemu.sstep=\(RSP.hex(wanted))") }
         return old
     }
@@ -291,7 +300,9 @@ final class GDBClient {
                 return s
             case .output(let text): connection.appendConsoleOutput(text)
             case .exited(let status, let signaled):
-                throw VMIError("\(target): the target \(signaled ? "was killed by signal \(status)" : "exited with status \(status)")")
+                throw VMIError(
+                    "\(target): the target \(signaled ? "was killed by signal \(status)" : "exited with status \(status)")"
+                )
             }
         }
     }
@@ -316,7 +327,9 @@ final class GDBClient {
                 continue
             }
             if reply.isEmpty { throw VMIError("\(target): the stub has no monitor commands (qRcmd)") }
-            if let text = RSP.hexDecode(reply), !RSP.isError(reply) { return String(decoding: output + text, as: UTF8.self) }
+            if let text = RSP.hexDecode(reply), !RSP.isError(reply) {
+                return String(decoding: output + text, as: UTF8.self)
+            }
             throw VMIError("\(target): monitor command failed: the stub replied \(RSP.describe(reply))")
         }
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Events from a gdb stub: our breakpoints (`Z0`/`Z1`), watchpoints (`Z2`/`Z3`/`Z4`) and
@@ -46,7 +46,8 @@ extension GDBTarget: EventMonitor {
         }
     }
 
-    public func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws {
+    public func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws
+    {
         try check(specs)
         try ensureStopped()
         var mine: [Point] = []
@@ -72,7 +73,8 @@ extension GDBTarget: EventMonitor {
         running = true
     }
 
-    private func listenLoop(stepping: Bool, options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws {
+    private func listenLoop(stepping: Bool, options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws
+    {
         if stepping { try enableStepFlags() }
         let stepVCPU = options.vcpu ?? 0
         var pc = try coreRegisters(vcpu: stepVCPU).pc ?? 0
@@ -88,7 +90,9 @@ extension GDBTarget: EventMonitor {
                 _ = try stepOverBreakpoints(vcpu: lastVCPU, pc: pc)
                 try client.resume()
                 running = true
-                guard let s = try client.waitStop(.until(deadline: options.deadline, stopFD: options.stopFD)) else { return }
+                guard let s = try client.waitStop(.until(deadline: options.deadline, stopFD: options.stopFD)) else {
+                    return
+                }
                 running = false
                 stop = s
             }
@@ -105,11 +109,13 @@ extension GDBTarget: EventMonitor {
     func classify(_ stop: StopReply.Stop, vcpu: Int, pc: UInt64, stepping: Bool) -> VMEvent? {
         let pcKey: StaticString = arch == .x86_64 ? "rip" : "pc"
         if let w = stop.watch {
-            return VMEvent(kind: "mem", vcpu: vcpu,
+            return VMEvent(
+                kind: "mem", vcpu: vcpu,
                 fields: [(pcKey, .hex(pc)), ("address", .hex(w.address)), ("access", .string(w.access.description))])
         }
         if let p = breakpoints(at: pc).first {
-            return VMEvent(kind: p.kind == .hardware ? "hbreak" : "breakpoint", vcpu: vcpu,
+            return VMEvent(
+                kind: p.kind == .hardware ? "hbreak" : "breakpoint", vcpu: vcpu,
                 fields: [(pcKey, .hex(pc)), ("address", .hex(pc))])
         }
         if stepping { return VMEvent(kind: "singlestep", vcpu: vcpu, fields: [(pcKey, .hex(pc))]) }

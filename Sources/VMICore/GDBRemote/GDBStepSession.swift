@@ -52,7 +52,8 @@ final class GDBStepSession: StepSession {
             _ = try target.stepOverBreakpoints(vcpu: stopVCPU, pc: pc)
             try target.client.resume()
             target.running = true
-            guard let stop = try target.client.waitStop(.until(deadline: options.deadline, stopFD: options.stopFD)) else {
+            guard let stop = try target.client.waitStop(.until(deadline: options.deadline, stopFD: options.stopFD))
+            else {
                 try target.ensureStopped()
                 break
             }

@@ -87,7 +87,8 @@ public final class GDBTarget: TargetDriver, RegisterReader, RegisterWriter, Phys
 
     func thread(ofVCPU vcpu: Int) throws -> RSPThreadID {
         guard threads.indices.contains(vcpu) else {
-            throw VMIError("\(address) has no vcpu \(vcpu) (vcpus: \(threads.indices.map(String.init).joined(separator: ", ")))")
+            throw VMIError(
+                "\(address) has no vcpu \(vcpu) (vcpus: \(threads.indices.map(String.init).joined(separator: ", ")))")
         }
         return threads[vcpu]
     }
@@ -113,7 +114,7 @@ public final class GDBTarget: TargetDriver, RegisterReader, RegisterWriter, Phys
     /// The `g` block only: one round trip (what a step record needs).
     func coreRegisters(vcpu: Int) throws -> RegisterSet {
         try client.select(try thread(ofVCPU: vcpu))
-        var set = try client.readCoreRegisters()
+        var set = try client.readRegisters(coreOnly: true)
         set.vcpu = vcpu
         return set
     }

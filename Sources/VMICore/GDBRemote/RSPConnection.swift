@@ -62,7 +62,8 @@ final class RSPConnection {
         while true {
             do {
                 if let f = try decoder.next() { return f }
-                if try transport.read(deadline: deadline, stopFD: stopFD, into: { decoder.feed($0) }) == .stopRequested {
+                if try transport.read(deadline: deadline, stopFD: stopFD, into: { decoder.feed($0) }) == .stopRequested
+                {
                     return nil
                 }
             } catch RSPError.timedOut(_) where quiet {
@@ -104,7 +105,9 @@ final class RSPConnection {
         case .nack:
             guard let framed = unacknowledged else { return }
             resends += 1
-            guard resends <= Self.maxRetries else { throw fail(.unexpected("the stub rejected a packet \(resends) times")) }
+            guard resends <= Self.maxRetries else {
+                throw fail(.unexpected("the stub rejected a packet \(resends) times"))
+            }
             try writeRaw(framed)
         default:
             break
@@ -170,7 +173,8 @@ final class RSPConnection {
         var skipped = 0
         while true {
             guard let reply = try receive() else { continue }
-            if reply.first == UInt8(ascii: "O"), reply.count > 1, reply.count % 2 == 1, RSP.hexDecode(reply.dropFirst()) != nil,
+            if reply.first == UInt8(ascii: "O"), reply.count > 1, reply.count % 2 == 1,
+                RSP.hexDecode(reply.dropFirst()) != nil,
                 !payload.starts(with: Array("qRcmd".utf8))
             {
                 appendConsoleOutput(RSP.hexDecode(reply.dropFirst()) ?? [])

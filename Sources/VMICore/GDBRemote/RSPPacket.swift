@@ -53,7 +53,9 @@ public enum RSP {
                 out.append(raw[i] ^ 0x20)
             case UInt8(ascii: "*"):
                 i += 1
-                guard i < raw.endIndex, let last = out.last else { throw RSPError.malformed("run-length marker without a byte to repeat") }
+                guard i < raw.endIndex, let last = out.last else {
+                    throw RSPError.malformed("run-length marker without a byte to repeat")
+                }
                 let n = Int(raw[i]) - 29
                 guard n >= 0, raw[i] != UInt8(ascii: "#"), raw[i] != UInt8(ascii: "$") else {
                     throw RSPError.malformed("bad run length")
@@ -78,6 +80,8 @@ public enum RSPError: Error, Equatable, CustomStringConvertible {
     case closed
     case timedOut(Double)
     case unexpected(String)
+    /// Content that arrived intact but makes no sense (a target description); said as is.
+    case invalid(String)
 
     public var description: String {
         switch self {
@@ -87,6 +91,7 @@ public enum RSPError: Error, Equatable, CustomStringConvertible {
         case .closed: return "stub closed the connection"
         case .timedOut(let s): return "no reply from the stub within \(formatSeconds(s))"
         case .unexpected(let what): return "unexpected reply from the stub: \(what)"
+        case .invalid(let what): return what
         }
     }
 }

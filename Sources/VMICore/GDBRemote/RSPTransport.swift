@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The socket under a gdb connection: TCP or a Unix socket, every wait bounded by poll(2).
@@ -52,7 +52,9 @@ final class RSPTransport {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw VMIError("cannot connect to gdb:unix:\(path): \(strerrorString(errno))") }
         let err = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectWithin(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size), timeout) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connectWithin(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size), timeout)
+            }
         }
         if err != 0 {
             _ = Glibc.close(fd)
@@ -75,7 +77,8 @@ final class RSPTransport {
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
             ai = a.pointee.ai_next
-            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
+            let fd = socket(
+                a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
             if fd < 0 {
                 lastError = errno
                 continue
@@ -94,7 +97,9 @@ final class RSPTransport {
     }
 
     /// connect(2) without blocking longer than `timeout`; returns 0 or an errno.
-    static func connectWithin(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t, _ timeout: Double) -> Int32 {
+    static func connectWithin(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ len: socklen_t, _ timeout: Double)
+        -> Int32
+    {
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
         defer { _ = fcntl(fd, F_SETFL, flags) }
@@ -143,7 +148,9 @@ final class RSPTransport {
     /// hands the bytes read to `sink`.
     func read(deadline: Double?, stopFD: Int32, into sink: (ArraySlice<UInt8>) -> Void) throws -> Wait {
         guard fd >= 0 else { throw RSPError.closed }
-        if try wait(events: Int16(POLLIN), deadline: deadline, stopFD: stopFD) == .stopRequested { return .stopRequested }
+        if try wait(events: Int16(POLLIN), deadline: deadline, stopFD: stopFD) == .stopRequested {
+            return .stopRequested
+        }
         while true {
             let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
             if n > 0 {

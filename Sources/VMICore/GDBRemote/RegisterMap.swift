@@ -21,7 +21,7 @@ public struct RegisterMap: Sendable {
 
     public init(_ desc: TargetDescription) throws {
         guard let arch = desc.arch else {
-            throw RSPError.unexpected("target architecture '\(desc.architecture ?? "none")' is not x86_64 or aarch64")
+            throw RSPError.invalid("target architecture '\(desc.architecture ?? "none")' is not x86_64 or aarch64")
         }
         self.arch = arch
         all = desc.registers
@@ -57,10 +57,11 @@ public struct RegisterMap: Sendable {
     /// ID_PFR0_EL1. The AArch64 name is the one other sources use.
     static let aarch64Names: [String: String] = {
         var m: [String: String] = ["amair0": "amair_el1"]
-        for n in ["sctlr", "cpacr", "vbar", "cntkctl", "csselr", "clidr", "aidr", "id_pfr0", "id_pfr1", "id_pfr2", "id_dfr0",
+        for n in [
+            "sctlr", "cpacr", "vbar", "cntkctl", "csselr", "clidr", "aidr", "id_pfr0", "id_pfr1", "id_pfr2", "id_dfr0",
             "id_dfr1", "id_afr0", "id_mmfr0", "id_mmfr1", "id_mmfr2", "id_mmfr3", "id_mmfr4", "id_mmfr5", "id_isar0",
-            "id_isar1", "id_isar2", "id_isar3", "id_isar4", "id_isar5", "id_isar6"]
-        {
+            "id_isar1", "id_isar2", "id_isar3", "id_isar4", "id_isar5", "id_isar6",
+        ] {
             m[n] = n + "_el1"
         }
         return m

@@ -19,9 +19,10 @@ public enum StopReply: Equatable, Sendable {
         /// The stub says a breakpoint caused the stop (`swbreak`/`hwbreak`, when it reports them).
         public var breakpoint: Bool
 
-        public init(signal: UInt8, thread: String? = nil, watch: (address: UInt64, access: EventSpec.Access)? = nil,
-            breakpoint: Bool = false)
-        {
+        public init(
+            signal: UInt8, thread: String? = nil, watch: (address: UInt64, access: EventSpec.Access)? = nil,
+            breakpoint: Bool = false
+        ) {
             self.signal = signal
             self.thread = thread
             self.watch = watch
@@ -103,7 +104,8 @@ public struct RSPThreadID: Equatable, Hashable, Sendable, CustomStringConvertibl
     public init?<C: Collection>(parsing text: C) where C.Element == UInt8 {
         let bytes = Array(text)
         if bytes.first == UInt8(ascii: "p") {
-            let parts = bytes.dropFirst().split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+            let parts = bytes.dropFirst().split(
+                separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, let p = RSP.parseHex(parts[0]), let t = RSP.parseHex(parts[1]) else { return nil }
             pid = p
             tid = t
@@ -124,7 +126,9 @@ public struct RSPThreadID: Equatable, Hashable, Sendable, CustomStringConvertibl
         if first == UInt8(ascii: "l") { return nil }
         guard first == UInt8(ascii: "m") else { throw RSPError.unexpected("thread list \(RSP.describe(reply))") }
         return try reply.dropFirst().split(separator: UInt8(ascii: ",")).map {
-            guard let id = RSPThreadID(parsing: $0) else { throw RSPError.unexpected("thread id \(RSP.describe(Array($0)))") }
+            guard let id = RSPThreadID(parsing: $0) else {
+                throw RSPError.unexpected("thread id \(RSP.describe(Array($0)))")
+            }
             return id
         }
     }

@@ -26,7 +26,7 @@ public struct TargetDescription: Equatable, Sendable {
         var feature: String?
         func visit(_ name: String, depth: Int) throws {
             files += 1
-            guard depth < 8, files <= 64 else { throw RSPError.unexpected("target description includes nest too deep") }
+            guard depth < 8, files <= 64 else { throw RSPError.invalid("target description includes nest too deep") }
             for item in try TargetXML.parse(try fetch(name), file: name) {
                 switch item {
                 case .architecture(let a): desc.architecture = a
@@ -34,7 +34,8 @@ public struct TargetDescription: Equatable, Sendable {
                 case .include(let href): try visit(href, depth: depth + 1)
                 case .register(let name, let bitsize, let regnum, let group):
                     let n = regnum ?? next
-                    desc.registers.append(Register(name: name, bitsize: bitsize, regnum: n, group: group, feature: feature))
+                    desc.registers.append(
+                        Register(name: name, bitsize: bitsize, regnum: n, group: group, feature: feature))
                     next = n + 1
                 }
             }
@@ -50,7 +51,9 @@ public struct TargetDescription: Equatable, Sendable {
         case "aarch64"?: return .aarch64
         default:
             if registers.contains(where: { $0.name == "rip" }) { return .x86_64 }
-            if registers.contains(where: { $0.name == "cpsr" }) && registers.contains(where: { $0.name == "x30" }) { return .aarch64 }
+            if registers.contains(where: { $0.name == "cpsr" }) && registers.contains(where: { $0.name == "x30" }) {
+                return .aarch64
+            }
             return nil
         }
     }
@@ -68,7 +71,7 @@ enum TargetXML {
     /// A small scanner for the XML subset stubs send: declarations, DOCTYPE, comments, elements
     /// with quoted attributes, text. Anything it cannot follow is an error, never a crash.
     static func parse(_ bytes: [UInt8], file: String) throws -> [Item] {
-        func bad(_ why: String) -> RSPError { .unexpected("target description '\(file)': \(why)") }
+        func bad(_ why: String) -> RSPError { .invalid("target description '\(file)': \(why)") }
         guard bytes.count <= 4 << 20 else { throw bad("larger than 4 MiB") }
         var items: [Item] = []
         var i = 0
@@ -130,10 +133,14 @@ enum TargetXML {
             case "feature":
                 items.append(.feature(tag.attributes["name"] ?? ""))
             case "xi:include", "include":
-                guard let href = tag.attributes["href"], !href.isEmpty, href.count < 256 else { throw bad("include without href") }
+                guard let href = tag.attributes["href"], !href.isEmpty, href.count < 256 else {
+                    throw bad("include without href")
+                }
                 items.append(.include(href))
             case "reg":
-                guard let name = tag.attributes["name"], !name.isEmpty, name.count < 128 else { throw bad("register without a name") }
+                guard let name = tag.attributes["name"], !name.isEmpty, name.count < 128 else {
+                    throw bad("register without a name")
+                }
                 guard let bits = tag.attributes["bitsize"].flatMap({ Int($0) }), bits > 0, bits <= 8192 else {
                     throw bad("register '\(name)' has no valid bitsize")
                 }
