@@ -10,7 +10,7 @@ import VMICore
 /// Both loops step vCPU 0 and read its registers after each step (`vCont;s:p1.1` then `g`), as
 /// any step tracer must; the raw loop also runs without `g` to show the round-trip floor.
 /// Rounds alternate raw and driver so drift in the guest or the machine hits both alike.
-public func benchGDBStep(host: String, port: UInt16, steps: Int = 1000, rounds: Int = 3) throws {
+public func benchGDBStep(host: String, port: UInt16, steps: Int = 500, rounds: Int = 9) throws {
     let target = TargetAddress.gdb(.tcp(host: host, port: port))
     var rawWithG: [Double] = []
     var rawStepOnly: [Double] = []

@@ -66,6 +66,7 @@ public final class GDBTarget: TargetDriver, RegisterReader, RegisterWriter, Phys
             if let flags = savedStepFlags { try? client.setStepFlags(flags) }
             if client.physicalMode { try? c.expectOK("Qqemu.PhyMemMode:0") }
             try? client.detach()
+            try? c.flushAck()
         }
         c.transport.close()
     }

@@ -90,7 +90,7 @@ final class RSPConnection {
     func send(_ payload: [UInt8]) throws {
         try checkAlive()
         let framed = RSP.frame(payload)
-        try writeRaw(framed)
+        try writeRaw(takeAck() + framed)
         if !noAck {
             unacknowledged = framed
             resends = 0
@@ -119,7 +119,23 @@ final class RSPConnection {
     /// Sends a raw byte outside framing (0x03, the interrupt).
     func sendInterrupt() throws {
         try checkAlive()
-        try writeRaw([0x03])
+        try writeRaw(takeAck() + [0x03])
+    }
+
+    /// Our `+` for the stub's last packet, not yet written: it goes out in front of our next
+    /// packet (one write and one wakeup of the stub fewer per exchange), or before we wait for
+    /// another packet (a stub may hold its next packet until acked).
+    private var ackPending = false
+
+    private func takeAck() -> [UInt8] {
+        guard ackPending else { return [] }
+        ackPending = false
+        return [UInt8(ascii: "+")]
+    }
+
+    /// Writes a pending `+` now (before waiting, or before closing).
+    func flushAck() throws {
+        if ackPending { try writeRaw(takeAck()) }
     }
 
     /// How long `receive` waits.
@@ -134,6 +150,7 @@ final class RSPConnection {
     /// The next packet from the stub (acked); nil when a long wait ended without one.
     func receive(_ wait: Wait = .reply) throws -> [UInt8]? {
         try checkAlive()
+        try flushAck()
         var d: Double?
         var stopFD: Int32 = -1
         var quiet = false
@@ -151,7 +168,7 @@ final class RSPConnection {
             case .packet(let p):
                 if !noAck {
                     unacknowledged = nil  // a reply implies our packet arrived
-                    try writeRaw([UInt8(ascii: "+")])
+                    ackPending = true
                 }
                 return p
             case .corrupt:
