@@ -41,17 +41,22 @@ public struct TargetOptions: ParsableArguments {
     }
 
     /// Opens the target, runs `body`, and closes the target on every path. Signals are held
-    /// while the target is open (attaching a gdb stub stops the VM), so a ^C unwinds through
-    /// `close()` and the guest is left running; the stop request is rethrown afterwards.
+    /// while the target is open, so a ^C unwinds through `close()` (a gdb stub's VM is stopped
+    /// from the moment we connect: the guard covers the attach too; other attaches, such as
+    /// Xen's `--wait`, stay interruptible). The stop request is rethrown afterwards.
     public func withTarget<T>(force: Bool = false, _ body: (TargetDriver) throws -> T) throws -> T {
+        var attachGuard: Signals.GuestGuard?
+        if case .gdb = address { attachGuard = Signals.GuestGuard() }
         let result: T
         do {
             result = try Signals.guarded {
                 let driver = try open(force: force)
+                attachGuard?.release()
                 defer { driver.close() }
                 return try body(driver)
             }
         } catch {
+            attachGuard?.release()
             try Signals.check()
             throw error
         }

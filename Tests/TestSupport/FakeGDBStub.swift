@@ -236,6 +236,10 @@ public final class QEMULikeStub {
             return "PacketSize=1000;qXfer:features:read+;vContSupported+;multiprocess+"
         }
         if packet == "qqemu.Supported" { return "sstepbits;sstep;PhyMemMode" }
+        if packet == "vCont?" { return "vCont;c;C;s;S" }
+        if packet == "qqemu.sstepbits" { return "ENABLE=1,NOIRQ=2,NOTIMER=4" }
+        if packet == "qqemu.sstep" { return "0x1" }
+        if packet.hasPrefix("Qqemu.sstep=") { return "OK" }
         if packet.hasPrefix("qXfer:features:read:") {
             let parts = packet.dropFirst("qXfer:features:read:".count).split(separator: ":")
             guard parts.count == 2, let body = files[String(parts[0])] else { return "E00" }

@@ -290,6 +290,30 @@ import Testing
         #expect(p.filter { $0.hasPrefix("Z") }.count == p.filter { $0.hasPrefix("z") }.count)
     }
 
+    /// Without vCont the driver steps with `s` and continues with `c`; QEMU's step flags are
+    /// set for the session and restored at the end.
+    @Test func plainStepAndContinueWithoutVCont() throws {
+        let q = try qemu()
+        q.stops = ["T05thread:p01.01;"]
+        let stub = try FakeGDBStub { c in q.serve(c) { p in p == "vCont?" ? "" : nil } }
+        let t = try open(stub)
+        let session = try t.beginStepping(vcpu: 0, options: ListenOptions())
+        _ = try session.step()
+        try session.insertBreakpoint(0xffff_ffff_8100_1000)  // where the fake guest sits
+        _ = try session.step()  // steps over our breakpoint: z0, s, Z0
+        session.end()
+        t.close()
+        stub.finish()
+        let p = stub.packets
+        #expect(!p.contains { $0.hasPrefix("vCont;") })
+        #expect(p.filter { $0 == "s" }.count == 2)
+        #expect(p.contains("c"))
+        #expect(p.contains("Qqemu.sstep=7") && p.last(where: { $0.hasPrefix("Qqemu.sstep=") }) == "Qqemu.sstep=1")
+        #expect(p.filter { $0 == "Z0,ffffffff81001000,1" }.count == 2)
+        #expect(p.filter { $0 == "z0,ffffffff81001000,1" }.count == 2)
+        #expect(p.last == "D;1")
+    }
+
     @Test func stopRequestEndsALongWait() throws {
         let q = try qemu()
         let stub = try FakeGDBStub { c in q.serve(c) }

@@ -41,6 +41,9 @@ final class GDBClient {
         if features.contains("QStartNoAckMode") {
             if try connection.request("QStartNoAckMode") == Array("OK".utf8) { connection.noAck = true }
         }
+        let v = try connection.request("vCont?")
+        let actions = v.split(separator: UInt8(ascii: ";")).map { String(decoding: $0, as: UTF8.self) }
+        hasVCont = actions.first == "vCont" && actions.contains("s") && actions.contains("c")
         let q = try connection.request("qqemu.Supported")
         if !q.isEmpty && !RSP.isError(q) {
             qemuFeatures = Set(q.split(separator: UInt8(ascii: ";")).map { String(decoding: $0, as: UTF8.self) })
@@ -271,7 +274,8 @@ final class GDBClient {
 
     func setStepFlags(_ flags: UInt64) throws { try connection.expectOK("Qqemu.sstep=\(RSP.hex(flags))") }
 
-    var hasVCont: Bool { features.contains("vContSupported") }
+    /// From `vCont?`: the stub steps and continues with vCont (`vCont;c;C;s;S`).
+    private(set) var hasVCont = false
 
     /// Steps `thread` (only it) and returns the stop.
     func step(_ thread: RSPThreadID) throws -> StopReply.Stop {
