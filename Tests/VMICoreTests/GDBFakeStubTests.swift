@@ -314,6 +314,45 @@ import Testing
         #expect(p.last == "D;1")
     }
 
+    /// Console output without end is no answer: the exchange still times out.
+    @Test func endlessConsoleOutput() throws {
+        let q = try qemu()
+        let stub = try FakeGDBStub { c in
+            q.serve(c) { p in
+                guard p == "g" else { return nil }
+                for _ in 0..<300 {
+                    c.sendPacket("O6869")
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                return nil
+            }
+        }
+        let t = try open(stub)
+        expectError("\(stub.target): no reply from the stub within 1 s") { _ = try t.registers(vcpu: 0) }
+        t.close()
+        stub.finish()
+    }
+
+    /// A stub without `P` gets the whole block back through `G`, with only our register changed.
+    @Test func writesThroughGWhenPIsMissing() throws {
+        let q = try qemu()
+        let stub = try FakeGDBStub { c in q.serve(c) { p in p.hasPrefix("P") ? "" : p.hasPrefix("G") ? "OK" : nil } }
+        let t = try open(stub)
+        try t.setRegisters(vcpu: 0, [("rax", 0x1122_3344_5566_7788), ("rflags", 0x246)])
+        expectError("value 0x100000000 does not fit 32-bit register 'rflags'") {
+            try t.setRegisters(vcpu: 0, [("rflags", 0x1_0000_0000)])
+        }
+        expectError("has no register 'xmm0'") { try t.setRegisters(vcpu: 0, [("xmm0", 1)]) }
+        t.close()
+        stub.finish()
+        let g = try #require(stub.packets.first { $0.hasPrefix("G") })
+        var expected = Array(q.gBlock())
+        expected.replaceSubrange(0..<16, with: "8877665544332211")
+        expected.replaceSubrange((17 * 16)..<(17 * 16 + 8), with: "46020000")
+        #expect(g == "G" + String(expected))
+        #expect(stub.packets.filter { $0.hasPrefix("P") }.count == 1)  // asked once, then G
+    }
+
     @Test func stopRequestEndsALongWait() throws {
         let q = try qemu()
         let stub = try FakeGDBStub { c in q.serve(c) }

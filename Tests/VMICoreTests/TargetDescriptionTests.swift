@@ -67,6 +67,30 @@ import Testing
         #expect(throws: RSPError.self) { try map.decodeG(Array("012".utf8)) }
     }
 
+    /// Damaged copies of the real descriptions parse or fail with RSPError: never a crash or a hang.
+    @Test func survivesDamagedDescriptions() throws {
+        let base = Fixtures.sourceDir.appendingPathComponent("qemu/gdb")
+        let originals = try [
+            "x86_64/i386-64bit.xml", "aarch64-el2/system-registers.xml", "aarch64-el2/aarch64-core.xml",
+        ].map {
+            Array(try Data(contentsOf: base.appendingPathComponent($0)))
+        }
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<300 {
+            var b = originals[i % originals.count]
+            switch i % 3 {
+            case 0: b = Array(b.prefix(Int.random(in: 0..<b.count, using: &rng)))
+            case 1:
+                for _ in 0..<8 { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            default:
+                let cut = Int.random(in: 0..<b.count, using: &rng)
+                b.insert(contentsOf: Array("<xi:include href=\"target.xml\"/><!--".utf8), at: cut)
+            }
+            let damaged = b
+            _ = try? TargetDescription.load { _ in damaged }
+        }
+    }
+
     @Test func followsIncludesAndRejectsBadXML() throws {
         let files: [String: String] = [
             "target.xml": "<target><architecture>aarch64</architecture><xi:include href='a.xml'/></target>",

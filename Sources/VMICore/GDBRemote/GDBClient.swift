@@ -281,7 +281,7 @@ final class GDBClient {
     func step(_ thread: RSPThreadID) throws -> StopReply.Stop {
         try connection.send(hasVCont ? "vCont;s:\(thread)" : "s")
         invalidateSelection()
-        guard let stop = try waitStop(.reply) else { throw connection.error(.timedOut(0)) }
+        guard let stop = try waitStop(.replyBy(connection.deadline())) else { throw connection.error(.timedOut(0)) }
         return stop
     }
 
@@ -314,7 +314,7 @@ final class GDBClient {
     /// Interrupts a running target (0x03) and waits for its stop reply.
     func interrupt() throws -> StopReply.Stop {
         try connection.sendInterrupt()
-        guard let s = try waitStop(.reply) else { throw connection.error(.timedOut(0)) }
+        guard let s = try waitStop(.replyBy(connection.deadline())) else { throw connection.error(.timedOut(0)) }
         return s
     }
 
@@ -322,8 +322,9 @@ final class GDBClient {
     func monitor(_ command: String) throws -> String {
         try connection.send("qRcmd," + String(decoding: RSP.hexEncode(Array(command.utf8)), as: UTF8.self))
         var output: [UInt8] = []
+        let by = connection.deadline()
         while true {
-            guard let reply = try connection.receive() else { continue }
+            guard let reply = try connection.receive(.replyBy(by)) else { continue }
             if reply == Array("OK".utf8) { return String(decoding: output, as: UTF8.self) }
             if reply.first == UInt8(ascii: "O"), reply.count > 1, let text = RSP.hexDecode(reply.dropFirst()) {
                 output += text

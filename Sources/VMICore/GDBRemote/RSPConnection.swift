@@ -45,7 +45,7 @@ final class RSPConnection {
         return error(e)
     }
 
-    private func deadline() -> Double {
+    func deadline() -> Double {
         let d = monotonicSeconds() + timeout
         return teardownDeadline.map { min($0, d) } ?? d
     }
@@ -142,6 +142,9 @@ final class RSPConnection {
     enum Wait {
         /// The per-reply timeout: a reply is due.
         case reply
+        /// A reply is due by this time (one bound for a whole exchange, whatever the stub
+        /// sends before its answer: console output, stray stops).
+        case replyBy(Double)
         /// A long wait (a running target): until `deadline` (nil: none, but never past the
         /// teardown deadline) or `stopFD` readable, either of which returns nil.
         case until(deadline: Double?, stopFD: Int32)
@@ -156,6 +159,7 @@ final class RSPConnection {
         var quiet = false
         switch wait {
         case .reply: d = deadline()
+        case .replyBy(let by): d = teardownDeadline.map { min($0, by) } ?? by
         case .until(let deadline, let fd):
             d = [deadline, teardownDeadline].compactMap { $0 }.min()
             stopFD = fd
@@ -188,8 +192,9 @@ final class RSPConnection {
     func request(_ payload: [UInt8], skipStops: Bool = true) throws -> [UInt8] {
         try send(payload)
         var skipped = 0
+        let by = deadline()
         while true {
-            guard let reply = try receive() else { continue }
+            guard let reply = try receive(.replyBy(by)) else { continue }
             if reply.first == UInt8(ascii: "O"), reply.count > 1, reply.count % 2 == 1,
                 RSP.hexDecode(reply.dropFirst()) != nil,
                 !payload.starts(with: Array("qRcmd".utf8))
