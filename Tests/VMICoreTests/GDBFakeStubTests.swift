@@ -196,13 +196,19 @@ import Testing
         stub.finish()
     }
 
-    @Test func garbageRegisterBlock() throws {
+    /// Opens a QEMU-like stub whose answer to `g` is `answer` and expects `message` from a
+    /// register read.
+    func expectRegisterReadError(_ message: String, answer: @escaping (FakeGDBConnection) -> String?) throws {
         let q = try qemu()
-        let stub = try FakeGDBStub { c in q.serve(c) { p in p == "g" ? "0zz" : nil } }
+        let stub = try FakeGDBStub { c in q.serve(c) { p in p == "g" ? answer(c) : nil } }
         let t = try open(stub)
-        expectError("register block of odd length") { _ = try t.registers(vcpu: 0) }
+        expectError(message.replacingOccurrences(of: "TARGET", with: stub.target)) { _ = try t.registers(vcpu: 0) }
         t.close()
         stub.finish()
+    }
+
+    @Test func garbageRegisterBlock() throws {
+        try expectRegisterReadError("TARGET: unexpected reply from the stub: register block of odd length") { _ in "0zz" }
     }
 
     @Test func disconnectMidSession() throws {
@@ -316,21 +322,13 @@ import Testing
 
     /// Console output without end is no answer: the exchange still times out.
     @Test func endlessConsoleOutput() throws {
-        let q = try qemu()
-        let stub = try FakeGDBStub { c in
-            q.serve(c) { p in
-                guard p == "g" else { return nil }
-                for _ in 0..<300 {
-                    c.sendPacket("O6869")
-                    Thread.sleep(forTimeInterval: 0.01)
-                }
-                return nil
+        try expectRegisterReadError("TARGET: no reply from the stub within 1 s") { c in
+            for _ in 0..<300 {
+                c.sendPacket("O6869")
+                Thread.sleep(forTimeInterval: 0.01)
             }
+            return nil
         }
-        let t = try open(stub)
-        expectError("\(stub.target): no reply from the stub within 1 s") { _ = try t.registers(vcpu: 0) }
-        t.close()
-        stub.finish()
     }
 
     /// A stub without `P` gets the whole block back through `G`, with only our register changed.
