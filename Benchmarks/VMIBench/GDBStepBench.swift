@@ -40,21 +40,31 @@ public func benchGDBStep(host: String, port: UInt16, steps: Int = 500, rounds: I
     print(
         "  driver / raw (s + g):         median of rounds \(percent(median(ratios))), best / best "
             + "\(percent(best(driver) / best(rawWithG))) (target >= 95%)")
+    do { try benchGDBMemory(target) } catch { print("gdb memory reads: \(error)") }
+}
+
+/// Reads 1 MiB of kernel memory (virtual, at the kernel's own code) and 1 MiB of RAM (physical).
+func benchGDBMemory(_ target: TargetAddress) throws {
     let t = try openTarget(target, options: AttachOptions(timeoutSeconds: 10))
     defer { t.close() }
     guard let gdb = t as? GDBTarget else { return }
     let regs = try gdb.registers(vcpu: 0)
-    let base = (regs.pc ?? 0) & ~0xfffff  // kernel text around the current pc
+    // Kernel text: where the vCPU is when it runs the kernel, else the exception vectors.
+    let pc = regs.pc ?? 0
+    let fallback = gdb.arch == .x86_64 ? 0xffff_ffff_8100_0000 : regs["vbar_el1"] ?? 0
+    let base = (pc >> 63 == 1 ? pc : fallback) & ~0xffff
+    let ram: UInt64 = gdb.arch == .x86_64 ? 0x10_0000 : 0x4000_0000
     let size = 1 << 20
     var start = monotonicSeconds()
     _ = try gdb.readVirtual(base, count: size)
     let virt = Double(size) / (monotonicSeconds() - start) / 1e6
     start = monotonicSeconds()
-    _ = try gdb.readPhysical(0x100000, count: size)
+    _ = try gdb.readPhysical(ram, count: size)
     let phys = Double(size) / (monotonicSeconds() - start) / 1e6
     print(
         "gdb memory reads (\(gdb.readChunk) bytes per m packet, PacketSize \(gdb.packetSize)): "
-            + "virtual \(String(format: "%.2f", virt)) MB/s, physical \(String(format: "%.2f", phys)) MB/s")
+            + "virtual \(String(format: "%.2f", virt)) MB/s at 0x\(String(base, radix: 16)), "
+            + "physical \(String(format: "%.2f", phys)) MB/s at 0x\(String(ram, radix: 16))")
 }
 
 func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
