@@ -223,6 +223,20 @@ extension GDBLabTests {
         #expect(try t.monitorCommand("info status").contains("VM status: paused"))
     }
 
+    /// AArch64: the system registers read 32 `p` packets at a time equal those read one by one.
+    @Test(arguments: ["aarch64", "aarch64-el2"]) func pipelinedSystemRegisters(arch: String) throws {
+        guard let g = try guest(arch) else { return }
+        let t = try open(g)
+        defer { t.close() }
+        let regs = try t.registers(vcpu: 0)
+        #expect(regs.count > 200)
+        for name in ["sctlr_el1", "tcr_el1", "ttbr1_el1", "vbar_el1", "mair_el1", "tpidr_el1", "sp_el0", "elr_el1"] {
+            let e = try #require(t.client.registerMap.entry(named: name), "\(name)")
+            let reply = try t.client.connection.request("p\(String(e.register.regnum, radix: 16))")
+            #expect(RegisterMap.littleEndian(reply[...]) == regs[name], "\(name)")
+        }
+    }
+
     /// AArch64: a hardware breakpoint on the IRQ vector (VBAR_ELx + 0x280: "current EL with
     /// SPx, IRQ", Arm ARM D1.10.2) fires with every timer tick; vmi-step --until stops there.
     @Test(arguments: ["aarch64", "aarch64-el2"]) func breakpointOnTheIRQVector(arch: String) throws {

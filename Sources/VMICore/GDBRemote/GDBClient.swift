@@ -125,16 +125,33 @@ final class GDBClient {
             throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))")
         }
         var values = try parse { try map.decodeG(g) }
+        if !coreOnly {
+            let missing = map.entries.map(\.register.regnum).filter { values[$0] == nil }
+            for (regnum, reply) in zip(missing, try requestAll(missing.map { "p\(RSP.hex(UInt64($0)))" })) {
+                guard !reply.isEmpty, !RSP.isError(reply) else { continue }  // not readable here: leave it out
+                values[regnum] = RegisterMap.littleEndian(reply[...])
+            }
+        }
         var set = RegisterSet(arch: map.arch, vcpu: 0)
         for e in map.entries {
-            if values[e.register.regnum] == nil && !coreOnly {
-                let reply = try connection.request("p\(RSP.hex(UInt64(e.register.regnum)))")
-                guard !reply.isEmpty, !RSP.isError(reply) else { continue }  // not readable here: leave it out
-                values[e.register.regnum] = RegisterMap.littleEndian(reply[...])
-            }
             if let v = values[e.register.regnum] { set[e.name] = v }
         }
         return set
+    }
+
+    /// The replies to `packets`, in order. QEMU reads packets as they come and answers each
+    /// in turn, so they go out 32 at a time (AArch64's ~250 system registers cost 8 round trips,
+    /// not 250); other stubs may wait for the ack of each reply first, so they get one at a time.
+    func requestAll(_ packets: [String]) throws -> [[UInt8]] {
+        guard !qemuFeatures.isEmpty else { return try packets.map { try connection.request($0) } }
+        var replies: [[UInt8]] = []
+        var i = 0
+        while i < packets.count {
+            let batch = packets[i..<min(i + 32, packets.count)]
+            replies += try connection.requestPipelined(batch.map { Array($0.utf8) })
+            i += batch.count
+        }
+        return replies
     }
 
     /// Writes registers of the selected thread with `P`, or with one `G` when `P` is missing.

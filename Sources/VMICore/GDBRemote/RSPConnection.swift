@@ -211,6 +211,33 @@ final class RSPConnection {
         }
     }
 
+    /// Sends every packet in one write, then reads one reply per packet. No retransmission:
+    /// a `-` from the stub is an error here (the caller knows the stub answers in order).
+    func requestPipelined(_ payloads: [[UInt8]]) throws -> [[UInt8]] {
+        try checkAlive()
+        var bytes = takeAck()
+        for (i, p) in payloads.enumerated() {
+            if i > 0 && !noAck { bytes.append(UInt8(ascii: "+")) }  // acks the reply to the previous one
+            bytes += RSP.frame(p)
+        }
+        try writeRaw(bytes)
+        unacknowledged = nil
+        let by = deadline()
+        var replies: [[UInt8]] = []
+        while replies.count < payloads.count {
+            guard let f = try nextFrame(deadline: by, stopFD: -1) else { continue }
+            switch f {
+            case .packet(let p):
+                if StopReply.looksLikeStop(p) { continue }  // a stray stop, as in request()
+                replies.append(p)
+            case .nack, .corrupt: throw fail(.unexpected("a batch of \(payloads.count) packets was garbled"))
+            case .ack, .notification: continue
+            }
+        }
+        if !noAck { ackPending = true }
+        return replies
+    }
+
     func request(_ payload: String, skipStops: Bool = true) throws -> [UInt8] {
         try request(Array(payload.utf8), skipStops: skipStops)
     }
