@@ -30,7 +30,8 @@ public enum RegisterUpdate {
                 throw VMIError("\(driver.address) vcpu \(v) has no register '\(name)'")
             }
             let changed = values.filter { current[$0.name] != $0.value }
-            if !changed.isEmpty { try writer.setRegisters(vcpu: v, changed) }
+            // A signal while the driver has the guest paused must unwind, not kill the process.
+            if !changed.isEmpty { try Signals.guarded { try writer.setRegisters(vcpu: v, changed) } }
         }
     }
 

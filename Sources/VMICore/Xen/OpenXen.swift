@@ -1,4 +1,13 @@
-// Placeholder: replaced by the driver that owns this target form.
-func openXenTarget(_ domain: TargetAddress.XenDomainRef, address: TargetAddress, options: AttachOptions) throws -> TargetDriver {
-    throw VMIError("\(address): live Xen support is not implemented yet")
+#if canImport(CXen)
+func openXenTarget(_ domain: TargetAddress.XenDomainRef, address: TargetAddress, options: AttachOptions) throws
+    -> TargetDriver
+{
+    try XenAttach.open(domain, address: address, options: options)
 }
+#else
+func openXenTarget(_ domain: TargetAddress.XenDomainRef, address: TargetAddress, options: AttachOptions) throws
+    -> TargetDriver
+{
+    throw VMIError("\(address): built without Xen support (install libxen-dev and rebuild)")
+}
+#endif
