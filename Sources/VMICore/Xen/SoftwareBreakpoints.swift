@@ -121,3 +121,41 @@ final class SoftwareBreakpoints {
     }
 }
 #endif
+
+#if canImport(CXen)
+/// vCPUs stepping over one of our breakpoints: the original byte is back and TF is set for
+/// exactly one instruction; the debug exception that follows plants 0xCC again and gives the
+/// vCPU its own TF back. (Another vCPU passing the address meanwhile runs the original
+/// instruction unseen: the price of not pausing the whole domain for every hit.)
+final class BreakpointStepOvers {
+    let breakpoints: SoftwareBreakpoints
+    private(set) var pending: [UInt32: (address: UInt64, trapFlag: Bool)] = [:]
+
+    init(_ breakpoints: SoftwareBreakpoints) { self.breakpoints = breakpoints }
+
+    /// The answer to a hit of ours at the request's rip.
+    func begin(_ req: vm_event_request_t) throws -> vm_event_response_t {
+        let regs = req.data.regs.x86
+        try breakpoints.disarm(regs.rip)
+        pending[req.vcpu_id] = (regs.rip, regs.rflags & X86Flags.trap != 0)
+        return VMEventResponse.trapFlag(req, true)
+    }
+
+    /// The answer to a debug exception that ends a step-over, or nil when it is not one.
+    func finish(_ req: vm_event_request_t, rearm: Bool = true) throws -> vm_event_response_t? {
+        guard let over = pending.removeValue(forKey: req.vcpu_id) else { return nil }
+        if rearm { try breakpoints.rearm(over.address) }
+        return VMEventResponse.trapFlag(req, over.trapFlag)
+    }
+
+    /// Teardown, domain paused, ring drained: vCPUs still mid-step get their own TF back
+    /// through their registers (the monitor that would catch the trap is going away).
+    func abandon(_ target: XenDomainTarget) {
+        for (vcpu, over) in pending {
+            guard let rflags = try? target.registers(vcpu: Int(vcpu))["rflags"] else { continue }
+            try? target.setRegisters(vcpu: Int(vcpu), [("rflags", X86Flags.withTrap(rflags, over.trapFlag))])
+        }
+        pending.removeAll()
+    }
+}
+#endif

@@ -83,28 +83,20 @@ final class EventWatcher {
     private var wantsInterrupts = false
     /// MSR indices asked for (empty with `msr` = all of `MonitorEvent.systemMSRs`).
     private var msrs: Set<UInt64> = []
-    /// vCPUs stepping over one of our breakpoints: the address and the guest's own TF.
-    private var steppingOver: [UInt32: (address: UInt64, trapFlag: Bool)] = [:]
+    private let stepOvers: BreakpointStepOvers
 
     init(target: XenDomainTarget, specs: [EventSpec], options: ListenOptions) throws {
         self.target = target
         self.specs = specs
         self.options = options
         session = try MonitorSession(target: target, force: options.force)
+        stepOvers = BreakpointStepOvers(session.breakpoints)
     }
 
     deinit { teardown() }
 
-    /// A vCPU still stepping over a breakpoint when we stop runs with the TF we set: give it
-    /// its own back before the monitor (which would have caught the trap) goes away.
     private func teardown() {
-        session.teardown(answerLeft: answerOnTeardown) {
-            for (vcpu, over) in steppingOver {
-                guard let regs = try? target.registers(vcpu: Int(vcpu)), let rflags = regs["rflags"] else { continue }
-                try? target.setRegisters(vcpu: Int(vcpu), [("rflags", X86Flags.withTrap(rflags, over.trapFlag))])
-            }
-            steppingOver.removeAll()
-        }
+        session.teardown(answerLeft: answerOnTeardown) { stepOvers.abandon(target) }
     }
 
     private func register() throws {
@@ -247,21 +239,14 @@ final class EventWatcher {
             report = msrs.contains(req.u.mov_to_msr.msr)
         case VM_EVENT_REASON_SOFTWARE_BREAKPOINT:
             if session.breakpoints.contains(regs.rip) {
-                // Ours: put the original byte back and run exactly that instruction with TF set;
-                // the debug exception that follows plants the breakpoint again.
-                try session.breakpoints.disarm(regs.rip)
-                steppingOver[vcpu] = (regs.rip, regs.rflags & X86Flags.trap != 0)
-                rsp = VMEventResponse.trapFlag(req, true)
+                rsp = try stepOvers.begin(req)
                 let event = VMEventRequest.event(p, kind: .breakpoint, backlog: backlog)
                 return (rsp, shown ? event : nil)
             }
             try session.reinject(vcpu: vcpu, vector: 3, type: MonitorSession.softwareException,
                 insnLength: UInt8(truncatingIfNeeded: req.u.software_breakpoint.insn_length))
         case VM_EVENT_REASON_DEBUG_EXCEPTION:
-            if let over = steppingOver.removeValue(forKey: vcpu) {
-                try session.breakpoints.rearm(over.address)
-                return (VMEventResponse.trapFlag(req, over.trapFlag), nil)
-            }
+            if let done = try stepOvers.finish(req) { return (done, nil) }
             if req.flags & UInt32(VM_EVENT_FLAG_VCPU_PAUSED) != 0 {
                 try session.reinject(vcpu: vcpu, vector: 1, type: MonitorSession.hardwareException,
                     insnLength: UInt8(truncatingIfNeeded: req.u.debug_exception.insn_length),
@@ -284,10 +269,7 @@ final class EventWatcher {
         case VM_EVENT_REASON_CPUID:
             return VMEventResponse.completeCPUID(req)
         case VM_EVENT_REASON_DEBUG_EXCEPTION:
-            if let over = steppingOver.removeValue(forKey: req.vcpu_id) {
-                return VMEventResponse.trapFlag(req, over.trapFlag)
-            }
-            return VMEventResponse.resume(req)
+            return (try? stepOvers.finish(req, rearm: false)) ?? VMEventResponse.resume(req)
         default:
             return VMEventResponse.resume(req)
         }
