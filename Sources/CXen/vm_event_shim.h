@@ -69,6 +69,23 @@ static inline void cxen_vm_event_put_response(vm_event_back_ring_t *ring, const 
     RING_PUSH_RESPONSES(ring);
 }
 
+/* The producer's side, as Xen does it (vm_event_put_request): for tests and benchmarks that run
+ * a ring in ordinary memory. Returns 0 when the ring is full. */
+static inline int cxen_vm_event_test_produce(void *page, const vm_event_request_t *req) {
+    vm_event_sring_t *sring = (vm_event_sring_t *)page;
+    vm_event_front_ring_t front;
+    front.sring = sring;
+    front.nr_ents = __RING_SIZE(sring, XC_PAGE_SIZE);
+    front.req_prod_pvt = sring->req_prod;
+    front.rsp_cons = sring->rsp_prod;
+    if (front.req_prod_pvt - sring->rsp_prod >= front.nr_ents)
+        return 0;
+    *RING_GET_REQUEST(&front, front.req_prod_pvt) = *req;
+    front.req_prod_pvt++;
+    RING_PUSH_REQUESTS(&front);
+    return 1;
+}
+
 /* MEM_ACCESS_* flag names are plain macros, but XENMEM_access_* is an enum: nothing to wrap.
  * VM_EVENT_FLAG_* and VM_EVENT_REASON_* import as integer macros. */
 

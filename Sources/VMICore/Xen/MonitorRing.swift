@@ -24,6 +24,8 @@ final class MonitorRing {
     private(set) var taken = 0
     /// The most requests seen waiting at once (`backlog` high-water mark).
     private(set) var maxBacklog = 0
+    /// `force` found a stale ring and took it over.
+    private(set) var reclaimed = false
 
     /// Enables the monitor of `domid` and binds its channel. `force` first disables a ring a
     /// killed listener left enabled (EBUSY otherwise, with a message that says so).
@@ -52,6 +54,7 @@ final class MonitorRing {
             // A stale ring: disabling it releases it (and any vCPU it left waiting for a slot).
             try XenCall.check("xc_monitor_disable") { xc_monitor_disable(control.handle, domid) }
             mapped = xc_monitor_enable(control.handle, domid, &remotePort)
+            reclaimed = mapped != nil
         }
         guard let mapped else {
             let err = errno

@@ -8,10 +8,10 @@ import CXen
 /// the kind's own fields, and `backlog`: requests still waiting in the ring behind this one, so a
 /// reader that falls behind sees it (Xen never drops a request: a full ring makes the guest's
 /// vCPUs wait for a slot, so a slow reader slows the guest rather than losing events).
-enum VMEventRequest {
+public enum VMEventRequest {
     /// The `--event` kind a request answers to, or nil for reasons we never ask for (paging,
     /// sharing, emul_unimplemented).
-    static func kind(of req: UnsafePointer<vm_event_request_t>, ownBreakpoint: Bool = false) -> EventSpec.Kind? {
+    public static func kind(of req: UnsafePointer<vm_event_request_t>, ownBreakpoint: Bool = false) -> EventSpec.Kind? {
         switch Int32(req.pointee.reason) {
         case VM_EVENT_REASON_WRITE_CTRLREG:
             switch Int32(req.pointee.u.write_ctrlreg.index) {
@@ -37,7 +37,7 @@ enum VMEventRequest {
     }
 
     /// The record for `req`. `kind` comes from `kind(of:)`.
-    static func event(_ req: UnsafePointer<vm_event_request_t>, kind: EventSpec.Kind, backlog: Int,
+    public static func event(_ req: UnsafePointer<vm_event_request_t>, kind: EventSpec.Kind, backlog: Int,
         timestamp: Timestamp = .now()) -> VMEvent
     {
         let r = req.pointee

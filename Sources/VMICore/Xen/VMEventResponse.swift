@@ -8,9 +8,9 @@ import CXen
 /// `VM_EVENT_FLAG_VCPU_PAUSED` when the request had it: that flag is what unpauses a vCPU that
 /// waits for us (sync events). `VM_EVENT_FLAG_SET_REGISTERS` loads rax..r15, rflags and rip
 /// from `data.regs.x86` before the vCPU runs again.
-enum VMEventResponse {
+public enum VMEventResponse {
     /// Resume as if nothing happened (Xen completes what it was doing).
-    static func resume(_ req: vm_event_request_t) -> vm_event_response_t {
+    public static func resume(_ req: vm_event_request_t) -> vm_event_response_t {
         var rsp = vm_event_response_t()
         rsp.version = UInt32(VM_EVENT_INTERFACE_VERSION)
         rsp.vcpu_id = req.vcpu_id
@@ -33,7 +33,7 @@ enum VMEventResponse {
     /// A monitored CPUID is not completed by Xen (`hvm_vmexit_cpuid` returns to the monitor with
     /// the results already in the registers): we must set them and step rip past the
     /// instruction, or the guest executes the same CPUID forever.
-    static func completeCPUID(_ req: vm_event_request_t, trapFlag: Bool? = nil) -> vm_event_response_t {
+    public static func completeCPUID(_ req: vm_event_request_t, trapFlag: Bool? = nil) -> vm_event_response_t {
         settingRegisters(req) { regs in
             regs.rip &+= UInt64(req.u.cpuid.insn_length)
             if let tf = trapFlag { regs.rflags = X86Flags.withTrap(regs.rflags, tf) }

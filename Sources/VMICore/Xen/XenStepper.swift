@@ -81,7 +81,9 @@ final class XenStepSession: StepSession {
             try target.control.pause(target.domid)
             defer { try? target.control.unpause(target.domid) }
             let rflags = try target.registers(vcpu: vcpu)["rflags"] ?? 0
-            guestTrapFlag = rflags & X86Flags.trap != 0
+            // After a reclaimed ring the TF we see may be a killed stepper's, not the guest's:
+            // guests practically never set TF themselves, so give it back clear.
+            guestTrapFlag = rflags & X86Flags.trap != 0 && !session.ring.reclaimed
             try target.setRegisters(vcpu: vcpu, [("rflags", rflags | X86Flags.trap)])
         }
     }
