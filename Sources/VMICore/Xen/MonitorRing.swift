@@ -51,8 +51,15 @@ final class MonitorRing {
         var remotePort: UInt32 = 0
         var mapped = xc_monitor_enable(control.handle, domid, &remotePort)
         if mapped == nil, errno == EBUSY, force {
-            // A stale ring: disabling it releases it (and any vCPU it left waiting for a slot).
-            try XenCall.check("xc_monitor_disable") { xc_monitor_disable(control.handle, domid) }
+            // A stale ring: disabling it releases it (and any vCPU it left blocked for a slot).
+            // EBUSY here: a vCPU sleeps waiting for a slot of the old ring, which nobody can
+            // answer any more (we register every event sync, so our own rings never get there).
+            do {
+                try MonitorRing.disable(control: control, domid: domid)
+            } catch let e as XenCallError where e.errno == EBUSY {
+                throw VMIError("cannot reclaim \(label)'s vm_event ring: a vCPU waits for a slot in it (its owner "
+                    + "registered asynchronous events and died); only destroying the domain frees it")
+            }
             mapped = xc_monitor_enable(control.handle, domid, &remotePort)
             reclaimed = mapped != nil
         }
@@ -152,10 +159,25 @@ final class MonitorRing {
         try XenCall.check("xenevtchn_unmask") { xenevtchn_unmask(evtchn, evtchn_port_t(port)) }
     }
 
-    /// Disables the monitor, unmaps the ring page and closes the channel. Idempotent; errors
-    /// are ignored (the domain may be gone).
+    /// `xc_monitor_disable`, retried while Xen says EAGAIN: a vCPU still has a register write
+    /// of ours to apply (VM_EVENT_FLAG_SET_REGISTERS), which happens when it next runs, so the
+    /// domain must be running for this to succeed. Gives up after `limit` seconds.
+    static func disable(control: XenControl, domid: UInt32, limit: Double = 5) throws {
+        let end = monotonicSeconds() + limit
+        while true {
+            do {
+                try XenCall.check("xc_monitor_disable") { xc_monitor_disable(control.handle, domid) }
+                return
+            } catch let e as XenCallError where e.errno == EAGAIN && monotonicSeconds() < end {
+                usleep(2000)
+            }
+        }
+    }
+
+    /// Disables the monitor (the domain must be running: see `disable`), unmaps the ring page
+    /// and closes the channel. Idempotent; errors are ignored (the domain may be gone).
     func close() {
-        if page != nil { _ = xc_monitor_disable(control.handle, domid) }
+        if page != nil { try? MonitorRing.disable(control: control, domid: domid) }
         if let evtchn {
             if localPort != 0 { _ = xenevtchn_unbind(evtchn, localPort) }
             _ = xenevtchn_close(evtchn)

@@ -9,9 +9,17 @@ import Glibc
 ///
 /// Teardown order (notes/xen-lab.md, "Answering vm_event requests"): pause the domain; switch
 /// every source off; put our breakpoint bytes back; take every request still in the ring and
-/// answer it (`answerLeft`), so no vCPU stays paused on a sync event; then disable the monitor,
-/// unmap the ring, close the channel, and unpause. A vCPU that is not answered before the
-/// monitor goes away would stay paused for good.
+/// answer it (`answerLeft`), so no vCPU stays paused on a sync event; unpause; then disable the
+/// monitor (Xen refuses with EAGAIN until each vCPU has run once to apply the registers our
+/// answers set, so this comes after the unpause: no new request can come, every source is off),
+/// unmap the ring and close the channel. A vCPU not answered before the monitor goes away would
+/// stay paused for good.
+///
+/// Every source is registered synchronous in Xen, even for vmi-watch's default asynchronous
+/// mode (there we answer before writing the record): a vCPU then has at most one request in
+/// the ring, the ring never fills, and after a kill -9 the ring can always be reclaimed
+/// (`--force`). An asynchronous source lets a vCPU fill the ring and then sleep waiting for a
+/// slot, and Xen refuses to disable a ring with a sleeper (EBUSY) for as long as the domain lives.
 final class MonitorSession {
     let target: XenDomainTarget
     let ring: MonitorRing
@@ -87,8 +95,9 @@ final class MonitorSession {
         drain(answerLeft)
         whilePaused()
         drain(answerLeft)
-        ring.close()
         if paused { try? control.unpause(domid) }
+        drain(answerLeft)
+        ring.close()
         if let dm = deviceModel { xendevicemodel_close(dm) }
         if let l = dmLogger { cxen_logger_destroy(l) }
         deviceModel = nil

@@ -106,8 +106,7 @@ final class EventWatcher {
             switch spec.kind {
             case .cr0, .cr3, .cr4, .xcr0:
                 let index = MonitorEvent.controlRegisterIndex(spec.kind)
-                let carrier = spec.kind == .cr3 && specs.contains { $0.kind == .interrupt }
-                try session.enable(.controlRegister(index: index, sync: options.sync || carrier))
+                try session.enable(.controlRegister(index: index, sync: true))
             case .msr:
                 let indices = spec.msrIndex.map { [$0] } ?? MonitorEvent.systemMSRs
                 for m in indices {
@@ -129,9 +128,9 @@ final class EventWatcher {
             case .desc:
                 try session.enable(.descriptorAccess)
             case .guestRequest:
-                try session.enable(.guestRequest(sync: options.sync))
+                try session.enable(.guestRequest(sync: true))
             case .vmexit:
-                try session.enable(.vmexit(sync: options.sync))
+                try session.enable(.vmexit(sync: true))
             case .singlestep:
                 let vcpus = try options.vcpu.map { [$0] } ?? target.vcpus()
                 try session.enable(.singlestep(vcpus: vcpus.map(UInt32.init)))
@@ -141,11 +140,8 @@ final class EventWatcher {
                 break  // refused by check()
             }
         }
-        // Async debug exceptions are re-delivered by Xen itself; our step-overs need them sync
-        // (then we re-deliver the ones that are not ours).
-        if needStepOver || wanted.contains(.debug) {
-            try session.enable(.debugExceptions(sync: needStepOver || options.sync))
-        }
+        // Sync (see MonitorSession): we re-deliver the debug exceptions that are not ours.
+        if needStepOver || wanted.contains(.debug) { try session.enable(.debugExceptions(sync: true)) }
         if needStepOver {
             try target.xen("insert breakpoints") {
                 try target.control.pause(target.domid)
