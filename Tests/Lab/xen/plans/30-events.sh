@@ -1,5 +1,5 @@
 #!/bin/sh
-# lab-timeout: 300
+# lab-timeout: 480
 # vmi-watch against the PVH guest: real events, every exit path, the one-monitor rule.
 # Runs in dom0; env: PV_NAME PVH_NAME PV_DOMID PVH_DOMID OUT. Results in $OUT for
 # Tests/CLITests/XenEventsLabTests.swift: <case>.json (stdout), <case>.err, <case>.exit, and

@@ -1,5 +1,5 @@
 #!/bin/sh
-# lab-timeout: 300
+# lab-timeout: 480
 # vmi-step against the PVH guest (AMD host: RFLAGS.TF + debug-exception events): real steps,
 # TF given back, every exit path clean, the stale-monitor rule, the console driven through
 # stdin. Runs in dom0; env: PV_NAME PVH_NAME PV_DOMID PVH_DOMID OUT. Results in $OUT for
