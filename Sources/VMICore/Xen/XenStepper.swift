@@ -157,12 +157,30 @@ final class XenStepSession: StepSession {
         return Self.stopRegisters(stop, vcpu: vcpu)
     }
 
+    /// Guest frames of virtual pages under one cr3: each step reads the bytes at rip, and a
+    /// page-table walk (`xc_translate_foreign_address`) costs several hypercalls.
+    private var frames: [UInt64: UInt64] = [:]
+    private var framesCR3: UInt64 = 0
+
+    private func frame(of va: UInt64) throws -> UInt64 {
+        let page = va & ~(UInt64(cxen_page_size) - 1)
+        let cr3 = current?.data.regs.x86.cr3 ?? 0
+        if cr3 != framesCR3 || frames.count > 512 {
+            frames.removeAll(keepingCapacity: true)
+            framesCR3 = cr3
+        }
+        if cr3 != 0, let f = frames[page] { return f }
+        let f = try session.breakpoints.frame(of: page, vcpu: vcpu)
+        if cr3 != 0 { frames[page] = f }
+        return f
+    }
+
     func readVirtual(_ address: UInt64, count: Int) throws -> [UInt8] {
         let page = UInt64(cxen_page_size)
         var out: [UInt8] = []
         var va = address
         while out.count < count {
-            let frame = try session.breakpoints.frame(of: va, vcpu: vcpu)
+            let frame = try frame(of: va)
             let offset = va & (page - 1)
             let n = min(UInt64(count - out.count), page - offset)
             out += try target.readPhysical(frame * page + offset, count: Int(n))
