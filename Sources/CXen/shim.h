@@ -15,6 +15,7 @@
 #include <xendevicemodel.h>
 #include <xentoollog.h>
 #include <xen/vm_event.h>
+#include "vm_event_shim.h"
 #include <xen/io/ring.h>
 #include <xen/hvm/save.h>
 

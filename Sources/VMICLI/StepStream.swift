@@ -15,26 +15,23 @@ public struct StepStream {
     }
 
     /// Steps until `count` records were written, the deadline passed, or a stop was requested.
+    /// Notices of the session (a livelock seen) go to stderr as warnings.
     public func run(until address: UInt64?, count: Int?, deadline: Double?) throws {
-        var previous = try address.map { try session.resume(until: $0) } ?? session.registers()
-        var n = 0
-        while count.map({ n < $0 }) ?? true {
-            if Signals.requested != nil { return }
-            if let d = deadline, monotonicSeconds() >= d { return }
-            let pc = previous.pc ?? 0
-            // Bytes at the instruction about to run; a page that is not mapped gives none.
-            var insn = try? session.readVirtual(pc, count: previous.arch == .x86_64 ? 15 : 4)
-            let next = try session.step()
-            n += 1
-            // x86 lengths vary: when execution fell through to the next instruction, the distance
-            // is the length; after a jump the 15 bytes read stay (the record says which by size).
-            if previous.arch == .x86_64, let newPC = next.pc, newPC > pc, newPC - pc <= 15 {
-                insn = insn.map { Array($0.prefix(Int(newPC - pc))) }
+        defer { for notice in session.takeNotices() { Diagnostics.warning(notice) } }
+        do {
+            var previous = try address.map { try session.resume(until: $0) } ?? session.registers()
+            var n = 0
+            while count.map({ n < $0 }) ?? true {
+                if Signals.requested != nil { return }
+                if let d = deadline, monotonicSeconds() >= d { return }
+                n += 1
+                let (next, record) = try session.stepRecord(index: n, from: previous, allRegisters: allRegisters)
+                try out.record(type: "step") { record.write(identity: identity, vcpu: session.vcpu, arch: next.arch, to: &$0) }
+                for notice in session.takeNotices() { Diagnostics.warning(notice) }
+                previous = next
             }
-            let regs = allRegisters ? Array(zip(next.names, next.values)) : next.changed(since: previous)
-            let record = StepRecord(index: n, pc: pc, instruction: insn ?? [], registers: regs)
-            try out.record(type: "step") { record.write(identity: identity, vcpu: session.vcpu, arch: next.arch, to: &$0) }
-            previous = next
+        } catch is StopRequested {
+            return  // the signal or deadline that woke the wait; the caller checks Signals
         }
     }
 }

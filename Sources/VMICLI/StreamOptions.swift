@@ -30,7 +30,7 @@ public struct StreamOptions: ParsableArguments {
         ListenOptions(
             vcpu: vcpu, sync: sync,
             deadline: timeout.flatMap(parseDuration).map { monotonicSeconds() + $0 },
-            stopFD: Signals.wakeFD)
+            stopFD: Signals.wakeFD, force: force)
     }
 }
 

@@ -22,6 +22,19 @@ public protocol StepSession: AnyObject {
     func removeBreakpoint(_ address: UInt64) throws
     var breakpoints: [UInt64] { get }
     func end()
+    /// Things the user should know that are not errors (a livelock while stepped, TF seen in
+    /// guest memory): taken once each, printed as warnings by the tool. Optional.
+    func takeNotices() -> [String]
+}
+
+extension StepSession {
+    public func takeNotices() -> [String] { [] }
+}
+
+/// Thrown by `step()`/`resume(until:)` when the stop descriptor of `ListenOptions` became
+/// readable while waiting: the caller unwinds and ends the session.
+public struct StopRequested: Error, Equatable {
+    public init() {}
 }
 
 /// `{"type":"step","ts":...,"domid":5,"vcpu":0,"n":1,"rip":"0x...","insn":"0f1f00","regs":{...}}`
@@ -52,5 +65,24 @@ public struct StepRecord {
         line.object("regs") { obj in
             for (name, value) in registers { obj.field(dynamicKey: name, hex: value) }
         }
+    }
+}
+
+extension StepSession {
+    /// Executes one instruction and describes it: the bytes at the pc it ran from (cut to its
+    /// length when execution fell through to the next instruction; after a jump the 15 bytes
+    /// read stay, and the record says which by its size), and the registers it changed (or all).
+    public func stepRecord(index: Int, from previous: RegisterSet, allRegisters: Bool) throws
+        -> (registers: RegisterSet, record: StepRecord)
+    {
+        let pc = previous.pc ?? 0
+        // Bytes at the instruction about to run; a page that is not mapped gives none.
+        var insn = try? readVirtual(pc, count: previous.arch == .x86_64 ? 15 : 4)
+        let next = try step()
+        if previous.arch == .x86_64, let newPC = next.pc, newPC > pc, newPC - pc <= 15 {
+            insn = insn.map { Array($0.prefix(Int(newPC - pc))) }
+        }
+        let regs = allRegisters ? Array(zip(next.names, next.values)) : next.changed(since: previous)
+        return (next, StepRecord(index: index, pc: pc, instruction: insn ?? [], registers: regs))
     }
 }

@@ -66,12 +66,15 @@ public struct ListenOptions: Sendable {
     public var deadline: Double?
     /// Readable when the user asked to stop (VMICLI's Signals.wakeFD); -1 = none.
     public var stopFD: Int32
+    /// Xen: reclaim a monitor ring a killed listener left enabled (`--force`).
+    public var force: Bool
 
-    public init(vcpu: Int? = nil, sync: Bool = false, deadline: Double? = nil, stopFD: Int32 = -1) {
+    public init(vcpu: Int? = nil, sync: Bool = false, deadline: Double? = nil, stopFD: Int32 = -1, force: Bool = false) {
         self.vcpu = vcpu
         self.sync = sync
         self.deadline = deadline
         self.stopFD = stopFD
+        self.force = force
     }
 }
 

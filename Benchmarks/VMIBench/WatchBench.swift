@@ -1,0 +1,86 @@
+#if canImport(CXen)
+import CXen
+import VMICore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// vmi-watch's own cost per event: a request in a vm_event ring slot (the real 400-byte
+/// `vm_event_request_t` layout, from the C headers) -> taken from the ring -> decoded into an
+/// event -> answered in the ring -> one JSON line written with write(2) (to /dev/null).
+/// A ring in ordinary memory stands in for Xen's page; the producer side is the shim's
+/// `cxen_vm_event_test_produce`, which does what Xen's vm_event_put_request does.
+/// Target (DESIGN.md): at most 1 us per event.
+func benchWatchPerEvent() {
+    let page = UnsafeMutableRawPointer.allocate(byteCount: Int(cxen_page_size), alignment: Int(cxen_page_size))
+    defer { page.deallocate() }
+    let ring = UnsafeMutablePointer<vm_event_back_ring_t>.allocate(capacity: 1)
+    defer { ring.deallocate() }
+    cxen_vm_event_ring_init(ring, page)
+
+    // A CPUID event as Xen raises it (hvm_monitor_cpuid): results already in rax..rdx.
+    var cpuid = vm_event_request_t()
+    cpuid.version = UInt32(VM_EVENT_INTERFACE_VERSION)
+    cpuid.reason = UInt32(VM_EVENT_REASON_CPUID)
+    cpuid.flags = UInt32(VM_EVENT_FLAG_VCPU_PAUSED)
+    cpuid.u.cpuid.leaf = 0x1337_1337
+    cpuid.u.cpuid.insn_length = 2
+    cpuid.data.regs.x86.rip = 0x40_1a2b
+    cpuid.data.regs.x86.rax = 0x6874_7541
+    cpuid.data.regs.x86.cr3 = 0x1f4_5000
+    // A CR3 write (async, not paused).
+    var cr3 = vm_event_request_t()
+    cr3.version = UInt32(VM_EVENT_INTERFACE_VERSION)
+    cr3.reason = UInt32(VM_EVENT_REASON_WRITE_CTRLREG)
+    cr3.u.write_ctrlreg.index = UInt32(VM_EVENT_X86_CR3)
+    cr3.u.write_ctrlreg.old_value = 0x1f4_5000
+    cr3.u.write_ctrlreg.new_value = 0x2a8_1000
+    cr3.data.regs.x86.rip = 0xffff_ffff_8100_4d2e
+
+    let devNull = open("/dev/null", O_WRONLY)
+    defer { close(devNull) }
+    let out = OutputWriter(fd: devNull, mode: .perRecord)
+    let identity = RecordIdentity.domid(5)
+
+    /// CPU time of this thread: the tool's own cost, not the time it waited for a core on a
+    /// busy machine (the lab host runs several QEMUs at once).
+    func cpuSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    func run(_ n: Int) -> (wall: Double, cpu: Double) {
+        let start = monotonicSeconds()
+        let cpuStart = cpuSeconds()
+        var req = vm_event_request_t()
+        for i in 0..<n {
+            var slot = i & 1 == 0 ? cpuid : cr3
+            _ = cxen_vm_event_test_produce(page, &slot)
+            // What EventWatcher.run does per request.
+            guard cxen_vm_event_take_request(ring, &req) != 0 else { fatalError("ring empty") }
+            let backlog = Int(cxen_vm_event_unconsumed(ring))
+            withUnsafePointer(to: &req) { p in
+                guard let kind = VMEventRequest.kind(of: p) else { return }
+                var rsp = kind == .cpuid ? VMEventResponse.completeCPUID(p.pointee) : VMEventResponse.resume(p.pointee)
+                cxen_vm_event_put_response(ring, &rsp)
+                let event = VMEventRequest.event(p, kind: kind, backlog: backlog)
+                try? out.record(type: "event") { event.write(identity: identity, to: &$0) }
+            }
+        }
+        return (monotonicSeconds() - start, cpuSeconds() - cpuStart)
+    }
+    _ = run(20_000)  // warm-up
+    let n = 1_000_000
+    let (wall, cpu) = run(n)
+    let perEvent = cpu / Double(n) * 1e9
+    print("watch: \(n) events (ring slot -> decode -> answer -> JSON line written): "
+        + "\(Int(perEvent.rounded())) ns/event CPU, \(Int((wall / Double(n) * 1e9).rounded())) ns/event wall "
+        + "(target <= 1000 ns) " + (perEvent <= 1000 ? "ok" : "SLOW"))
+}
+#else
+func benchWatchPerEvent() {
+    print("watch: built without Xen headers (libxen-dev): skipped")
+}
+#endif

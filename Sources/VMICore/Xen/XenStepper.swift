@@ -1,0 +1,383 @@
+#if canImport(CXen)
+import CXen
+
+/// Single-stepping an HVM/PVH vCPU: Intel's monitor trap flag where Xen offers it
+/// (`xc_monitor_singlestep`), otherwise RFLAGS.TF with debug-exception monitor events that are
+/// answered and never re-delivered (AMD: notes/amd-single-step.md).
+extension XenDomainTarget: SingleStepper {
+    public func beginStepping(vcpu: Int, options: ListenOptions) throws -> StepSession {
+        let caps = try MonitorCapabilities.read(self)
+        guard caps.isHVM else {
+            throw VMIError.unsupported(address, "single-step", because: "PV guests have no vm_event monitor (HVM and PVH guests do)")
+        }
+        guard caps.hasVMX || caps.has(XEN_DOMCTL_MONITOR_EVENT_DEBUG_EXCEPTION) else {
+            throw VMIError.unsupported(address, "single-step", because: "Xen offers neither MTF nor debug-exception events here")
+        }
+        guard try vcpus().contains(vcpu) else { throw VMIError("\(label) has no vcpu \(vcpu)") }
+        return try XenStepSession(target: self, vcpu: vcpu, options: options, mtf: caps.hasVMX)
+    }
+}
+
+/// One stepped vCPU. It is "stopped" while we hold an unanswered sync request of it (a debug
+/// exception after a TF step, a CPUID we complete, an MTF event, or a hit of our breakpoint):
+/// its registers are the request's. Other vCPUs run on; their events are answered at once.
+final class XenStepSession: StepSession {
+    let target: XenDomainTarget
+    let vcpu: Int
+    let options: ListenOptions
+    let mtf: Bool
+    let session: MonitorSession
+    private let stepOvers: BreakpointStepOvers
+    /// The request our vCPU is stopped on.
+    private var current: vm_event_request_t?
+    /// The guest's own RFLAGS.TF when we took over, given back at the end.
+    private var guestTrapFlag = false
+    /// Our breakpoint at the stop's rip, put back once the vCPU has stepped off it.
+    private var rearmAfterStep: UInt64?
+    /// Breakpoints of our own making (not the user's): removed once reached.
+    private var temporary: Set<UInt64> = []
+    private var mtfActive = false
+    private var loopWatch = LoopWatch()
+    private var notices: [String] = []
+    private var ended = false
+    /// How long a step may take before we look at the vCPU, and before we give up.
+    static let stallCheck = 2.0
+    static let stallLimit = 10.0
+
+    init(target: XenDomainTarget, vcpu: Int, options: ListenOptions, mtf: Bool) throws {
+        self.target = target
+        self.vcpu = vcpu
+        self.options = options
+        self.mtf = mtf
+        session = try MonitorSession(target: target, force: options.force)
+        stepOvers = BreakpointStepOvers(session.breakpoints)
+        do {
+            // A sync CPUID monitor: we complete CPUID ourselves, so Xen never injects #DB for
+            // it into a guest running with TF.
+            try session.enable(.cpuid)
+            try session.enable(.softwareBreakpoint)
+            if mtf {
+                mtfActive = true
+                try session.enable(.singlestep(vcpus: [UInt32(vcpu)]))
+            } else {
+                try session.enable(.debugExceptions(sync: true))
+                try armTrapFlag()
+            }
+            current = try waitForStop { [mtf] req in
+                mtf ? Int32(req.reason) == VM_EVENT_REASON_SINGLESTEP : Self.isTrap(req)
+            }
+        } catch {
+            end()
+            throw error
+        }
+    }
+
+    deinit { end() }
+
+    /// Sets TF through a minimal HVM context load (HEADER + CPU + END), domain paused so the
+    /// rflags we edit are the ones we write; the trap comes after the vCPU's next instruction.
+    private func armTrapFlag() throws {
+        try target.xen("set the trap flag") {
+            try target.control.pause(target.domid)
+            defer { try? target.control.unpause(target.domid) }
+            let rflags = try target.registers(vcpu: vcpu)["rflags"] ?? 0
+            // After a reclaimed ring the TF we see may be a killed stepper's, not the guest's:
+            // guests practically never set TF themselves, so give it back clear.
+            guestTrapFlag = rflags & X86Flags.trap != 0 && !session.ring.reclaimed
+            try target.setRegisters(vcpu: vcpu, [("rflags", rflags | X86Flags.trap)])
+        }
+    }
+
+    static func isTrap(_ req: vm_event_request_t) -> Bool {
+        let reason = Int32(req.reason)
+        return reason == VM_EVENT_REASON_DEBUG_EXCEPTION || reason == VM_EVENT_REASON_CPUID
+    }
+
+    // MARK: StepSession
+
+    var breakpoints: [UInt64] { session.breakpoints.addresses.filter { !temporary.contains($0) } }
+
+    func registers() throws -> RegisterSet {
+        guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
+        return Self.stopRegisters(cur, vcpu: vcpu)
+    }
+
+    /// The registers at a stop. A CPUID stop is reported as after the instruction (the results
+    /// are in rax..rdx already; rip moves on when we answer).
+    static func stopRegisters(_ req: vm_event_request_t, vcpu: Int) -> RegisterSet {
+        var set = VMEventRegisters.registerSet(req.data.regs.x86, vcpu: vcpu)
+        if Int32(req.reason) == VM_EVENT_REASON_CPUID {
+            set["rip"] = req.data.regs.x86.rip &+ UInt64(req.u.cpuid.insn_length)
+        }
+        return set
+    }
+
+    func step() throws -> RegisterSet {
+        guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
+        let rip = try registers().pc ?? 0
+        if session.breakpoints.contains(rip) {
+            try session.breakpoints.disarm(rip)
+            rearmAfterStep = rip
+        }
+        let stop: vm_event_request_t
+        if !mtf, let insn = try? readVirtual(rip, count: 15),
+            case .completedByXen(let length)? = TrapFlagHazard.classify(insn)
+        {
+            // Run it with TF clear and stop right after it on a breakpoint of ours.
+            let after = rip &+ UInt64(length)
+            try plantTemporary(after)
+            try answer(cur, trap: false)
+            stop = try waitForStop(.instruction) { req in Self.isBreakpoint(req, at: after) }
+        } else {
+            try answer(cur, trap: true)
+            let mtf = self.mtf
+            stop = try waitForStop { req in
+                mtf ? Int32(req.reason) == VM_EVENT_REASON_SINGLESTEP || Int32(req.reason) == VM_EVENT_REASON_CPUID
+                    : Self.isTrap(req)
+            }
+        }
+        try afterStop(stop)
+        let regs = Self.stopRegisters(stop, vcpu: vcpu)
+        if let notice = loopWatch.observe(regs.pc ?? 0, vcpu: vcpu) { notices.append(notice) }
+        return regs
+    }
+
+    func resume(until address: UInt64?) throws -> RegisterSet {
+        guard current != nil else { throw VMIError("vcpu \(vcpu) is not stopped") }
+        // Stopped on a breakpoint of ours: step off it first (the step puts it back).
+        if session.breakpoints.contains(try registers().pc ?? 0) { _ = try step() }
+        guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
+        if let a = address { try plantTemporary(a) }
+        try answer(cur, trap: mtf ? false : guestTrapFlag)
+        let bps = session.breakpoints
+        let stop = try waitForStop(.unbounded) { req in
+            Int32(req.reason) == VM_EVENT_REASON_SOFTWARE_BREAKPOINT && bps.contains(req.data.regs.x86.rip)
+        }
+        try afterStop(stop)
+        return Self.stopRegisters(stop, vcpu: vcpu)
+    }
+
+    /// Guest frames of virtual pages under one cr3: each step reads the bytes at rip, and a
+    /// page-table walk (`xc_translate_foreign_address`) costs several hypercalls.
+    private var frames: [UInt64: UInt64] = [:]
+    private var framesCR3: UInt64 = 0
+
+    private func frame(of va: UInt64) throws -> UInt64 {
+        let page = va & ~(UInt64(cxen_page_size) - 1)
+        let cr3 = current?.data.regs.x86.cr3 ?? 0
+        if cr3 != framesCR3 || frames.count > 512 {
+            frames.removeAll(keepingCapacity: true)
+            framesCR3 = cr3
+        }
+        if cr3 != 0, let f = frames[page] { return f }
+        let f = try session.breakpoints.frame(of: page, vcpu: vcpu)
+        if cr3 != 0 { frames[page] = f }
+        return f
+    }
+
+    func readVirtual(_ address: UInt64, count: Int) throws -> [UInt8] {
+        let page = UInt64(cxen_page_size)
+        var out: [UInt8] = []
+        var va = address
+        while out.count < count {
+            let frame = try frame(of: va)
+            let offset = va & (page - 1)
+            let n = min(UInt64(count - out.count), page - offset)
+            out += try target.readPhysical(frame * page + offset, count: Int(n))
+            va &+= n
+        }
+        // Our own 0xCC bytes are not the guest's code: show what they replaced.
+        for (i, site) in session.breakpoints.sites where site.armed && i >= address && i < address &+ UInt64(out.count) {
+            out[Int(i - address)] = site.original
+        }
+        return out
+    }
+
+    func insertBreakpoint(_ address: UInt64) throws {
+        temporary.remove(address)
+        try target.xen("insert a breakpoint at \(hex(address))") { try session.breakpoints.insert(address, vcpu: vcpu) }
+    }
+
+    func removeBreakpoint(_ address: UInt64) throws {
+        guard session.breakpoints.contains(address) else { throw VMIError("no breakpoint at \(hex(address))") }
+        if rearmAfterStep == address { rearmAfterStep = nil }
+        try target.xen("remove the breakpoint at \(hex(address))") { try session.breakpoints.remove(address) }
+    }
+
+    func takeNotices() -> [String] {
+        defer { notices.removeAll() }
+        return notices
+    }
+
+    // MARK: stops and answers
+
+    private func plantTemporary(_ address: UInt64) throws {
+        if session.breakpoints.contains(address) { return }
+        try target.xen("insert a breakpoint at \(hex(address))") { try session.breakpoints.insert(address, vcpu: vcpu) }
+        temporary.insert(address)
+    }
+
+    static func isBreakpoint(_ req: vm_event_request_t, at address: UInt64) -> Bool {
+        Int32(req.reason) == VM_EVENT_REASON_SOFTWARE_BREAKPOINT && req.data.regs.x86.rip == address
+    }
+
+    /// Our vCPU stopped on `stop`: breakpoints we lifted go back, temporary ones reached go away.
+    private func afterStop(_ stop: vm_event_request_t) throws {
+        current = stop
+        if let a = rearmAfterStep {
+            rearmAfterStep = nil
+            try session.breakpoints.rearm(a)
+        }
+        let rip = stop.data.regs.x86.rip
+        if Int32(stop.reason) == VM_EVENT_REASON_SOFTWARE_BREAKPOINT, temporary.contains(rip) {
+            temporary.remove(rip)
+            try session.breakpoints.remove(rip)
+        }
+    }
+
+    /// Lets our vCPU go: with TF set (`trap`) for one instruction, or without.
+    private func answer(_ req: vm_event_request_t, trap: Bool) throws {
+        var rsp: vm_event_response_t
+        if mtf {
+            rsp = Int32(req.reason) == VM_EVENT_REASON_CPUID ? VMEventResponse.completeCPUID(req) : VMEventResponse.resume(req)
+            if trap != mtfActive {
+                rsp.flags |= UInt32(VM_EVENT_FLAG_TOGGLE_SINGLESTEP)
+                mtfActive = trap
+            }
+        } else if Int32(req.reason) == VM_EVENT_REASON_CPUID {
+            rsp = VMEventResponse.completeCPUID(req, trapFlag: trap)
+        } else {
+            rsp = VMEventResponse.trapFlag(req, trap)
+        }
+        current = nil
+        session.ring.put(rsp)
+        try session.ring.notify()
+    }
+
+    /// The answer to every request that is not the stop we wait for.
+    private func answerOther(_ req: vm_event_request_t) throws -> vm_event_response_t {
+        switch Int32(req.reason) {
+        case VM_EVENT_REASON_CPUID:
+            return VMEventResponse.completeCPUID(req)
+        case VM_EVENT_REASON_SOFTWARE_BREAKPOINT:
+            if session.breakpoints.contains(req.data.regs.x86.rip) { return try stepOvers.begin(req) }
+            try session.reinject(vcpu: req.vcpu_id, vector: 3, type: MonitorSession.softwareException,
+                insnLength: UInt8(truncatingIfNeeded: req.u.software_breakpoint.insn_length))
+            return VMEventResponse.resume(req)
+        case VM_EVENT_REASON_DEBUG_EXCEPTION:
+            if let done = try stepOvers.finish(req) { return done }
+            if req.vcpu_id == UInt32(vcpu) {
+                // A late trap of ours (we answered without TF since): not the guest's.
+                return VMEventResponse.trapFlag(req, guestTrapFlag)
+            }
+            try session.reinject(vcpu: req.vcpu_id, vector: 1, type: MonitorSession.hardwareException,
+                insnLength: UInt8(truncatingIfNeeded: req.u.debug_exception.insn_length),
+                extra: req.u.debug_exception.pending_dbg)
+            return VMEventResponse.resume(req)
+        default:
+            return VMEventResponse.resume(req)
+        }
+    }
+
+    /// Answers everything else until our vCPU raises a request `accept` takes. Throws
+    /// `StopRequested` when the stop fd fires or the deadline passes; reports a vCPU that never
+    /// comes back rather than waiting forever.
+    private func waitForStop(_ patience: Patience = .trap, _ accept: (vm_event_request_t) -> Bool) throws
+        -> vm_event_request_t
+    {
+        let started = monotonicSeconds()
+        var rearmed = false
+        while true {
+            if let d = options.deadline, monotonicSeconds() >= d { throw StopRequested() }
+            switch try session.ring.wait(deadline: options.deadline, stopFD: options.stopFD, slice: Self.stallCheck) {
+            case .stop:
+                throw StopRequested()
+            case .timeout:
+                try stalled(patience, since: started, rearmed: &rearmed)
+                continue
+            case .requests:
+                break
+            }
+            var found: vm_event_request_t?
+            var answered = false
+            while let req = session.ring.take() {
+                if found == nil, req.vcpu_id == UInt32(vcpu), accept(req) {
+                    found = req
+                    continue
+                }
+                session.ring.put(try answerOther(req))
+                answered = true
+            }
+            if answered { try session.ring.notify() }
+            if let f = found { return f }
+        }
+    }
+
+    /// What a wait may expect: a TF step returns at once (after a PUSHF/POPF the guest may have
+    /// cleared TF: set it once more); a step over HLT lasts until the next interrupt; a resume
+    /// waits for a breakpoint as long as it takes.
+    enum Patience {
+        case trap, instruction, unbounded
+    }
+
+    /// No stop for `stallCheck` seconds.
+    private func stalled(_ patience: Patience, since started: Double, rearmed: inout Bool) throws {
+        if patience == .unbounded { return }
+        let regs = try? target.registers(vcpu: vcpu)
+        if patience == .trap, !mtf, !rearmed, let rflags = regs?["rflags"], rflags & X86Flags.trap == 0 {
+            rearmed = true
+            notices.append("vcpu \(vcpu) ran on without trapping (TF cleared by the guest?); trap flag set again")
+            try armTrapFlagKeepingGuestFlag()
+        }
+        if monotonicSeconds() - started >= Self.stallLimit {
+            throw VMIError(
+                "vcpu \(vcpu) did not stop within \(Int(Self.stallLimit)) s of a step (rip \(hex(regs?["rip"] ?? 0))): "
+                    + "stepping ended")
+        }
+    }
+
+    private func armTrapFlagKeepingGuestFlag() throws {
+        let saved = guestTrapFlag
+        try armTrapFlag()
+        guestTrapFlag = saved
+    }
+
+    // MARK: end
+
+    func end() {
+        if ended { return }
+        ended = true
+        let me = UInt32(vcpu)
+        let own = guestTrapFlag
+        session.teardown(
+            answerLeft: { req in
+                switch Int32(req.reason) {
+                case VM_EVENT_REASON_CPUID:
+                    return VMEventResponse.completeCPUID(req, trapFlag: req.vcpu_id == me && !self.mtf ? own : nil)
+                case VM_EVENT_REASON_DEBUG_EXCEPTION:
+                    if let done = try? self.stepOvers.finish(req, rearm: false) { return done }
+                    return req.vcpu_id == me ? VMEventResponse.trapFlag(req, own) : VMEventResponse.resume(req)
+                default:
+                    return VMEventResponse.resume(req)
+                }
+            },
+            whilePaused: {
+                stepOvers.abandon(target)
+                if let cur = current {
+                    // Answered with the guest's own TF; Xen loads these registers as it resumes.
+                    var rsp = Int32(cur.reason) == VM_EVENT_REASON_CPUID
+                        ? VMEventResponse.completeCPUID(cur, trapFlag: mtf ? nil : own)
+                        : (mtf ? VMEventResponse.resume(cur) : VMEventResponse.trapFlag(cur, own))
+                    if mtf && mtfActive { rsp.flags |= UInt32(VM_EVENT_FLAG_TOGGLE_SINGLESTEP) }
+                    current = nil
+                    session.ring.put(rsp)
+                    try? session.ring.notify()
+                } else if !mtf, let rflags = try? target.registers(vcpu: vcpu)["rflags"],
+                    (rflags & X86Flags.trap != 0) != own
+                {
+                    try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])
+                }
+            })
+    }
+}
+#endif
