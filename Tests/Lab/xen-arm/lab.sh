@@ -5,6 +5,7 @@
 #   lab.sh build            fetch the arm64 .debs, unpack, make the initramfs images (cached)
 #   lab.sh capture OUTDIR   boot, run `xl debug-keys q`, and at the marker take a QEMU
 #                           migration stream of the whole machine; results land in OUTDIR
+#   lab.sh fixtures DIR     copy a capture into Tests/Fixtures/xen-arm (stream only if small)
 #
 # Cache: ${VMI_LAB_CACHE:-<repo>/.lab} (debs/ is shared with the other labs; xen-arm/ is ours).
 set -euo pipefail
@@ -16,8 +17,8 @@ DEBS=$CACHE/debs
 WORK=$CACHE/xen-arm
 
 # Machine and Xen sizing: as small as Xen + dom0 + guest still run (the stream holds all RAM).
-MACHINE_MEM=${XEN_ARM_MEM:-1024}
-DOM0_MEM=${XEN_ARM_DOM0_MEM:-384M}
+MACHINE_MEM=${XEN_ARM_MEM:-512}
+DOM0_MEM=${XEN_ARM_DOM0_MEM:-256M}
 GUEST_MEM=${XEN_ARM_GUEST_MEM:-64}
 MARKER=VMI-XEN-ARM-CAPTURE-READY
 DONE_MARKER=VMI-XEN-ARM-RESULTS-WRITTEN
@@ -115,7 +116,7 @@ build() {
     stamp=$( (cat "$WORK/debs.list"; sed -n '/^# BUILD-INPUTS-BEGIN/,/^# BUILD-INPUTS-END/p' "$0"
               echo "$GUEST_MEM") | sha256sum | cut -c1-16)
     if [ -f "$WORK/built.stamp" ] && [ "$(cat "$WORK/built.stamp")" = "$stamp" ] &&
-       [ -s "$WORK/dom0.cpio.gz" ] && [ -s "$WORK/xen" ] && [ -s "$WORK/Image" ]; then
+       [ -s "$WORK/dom0.cpio.gz" ] && [ -s "$WORK/xen" ] && [ -s "$WORK/Image" ] && [ -s "$WORK/guest.tar" ]; then
         log "build: up to date ($stamp)"
         return
     fi
@@ -155,7 +156,11 @@ build_images() {
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 echo "guest: busy"
-while :; do :; done
+# Keep the vCPU in the kernel's console path most of the time: printk writes the PV console
+# with interrupts masked, so the timer PPI (27) and the event-channel PPI (31) sit pending in
+# the list registers instead of being taken at once (a plain `while :; do :; done` leaves the
+# list registers empty almost always).
+while :; do echo "<2>guest: busy" > /dev/kmsg; done
 EOF
     chmod +x "$g/init"
     ( cd "$g" && find . | cpio -o -H newc --quiet | gzip -9 ) > "$WORK/guest.cpio.gz"
@@ -185,14 +190,20 @@ EOF
             *) cp "$f" "$d/modules/$(basename "$m").ko" ;;
         esac
     done
-    cp "$WORK/Image" "$d/guest/Image"
-    cp "$WORK/guest.cpio.gz" "$d/guest/initrd.cpio.gz"
+    # The guest's kernel and initramfs reach dom0 on a read-only disk (a tar), not in dom0's
+    # initramfs: the boot modules stay in Xen's free memory unscrubbed, so every byte in them
+    # is a byte more in the migration stream.
+    rm -rf "$WORK/guestdisk"; mkdir -p "$WORK/guestdisk"
+    cp "$WORK/Image" "$WORK/guestdisk/Image"
+    cp "$WORK/guest.cpio.gz" "$WORK/guestdisk/initrd.cpio.gz"
+    tar cf "$WORK/guest.tar" -C "$WORK/guestdisk" Image initrd.cpio.gz
+    rm -rf "$WORK/guestdisk"
     cat > "$d/guest/guest.cfg" <<EOF
 name = "busy"
 type = "pvh"
 kernel = "/guest/Image"
 ramdisk = "/guest/initrd.cpio.gz"
-extra = "console=hvc0 rdinit=/init quiet init_on_free=1"
+extra = "console=hvc0 rdinit=/init quiet init_on_free=1 printk.devkmsg=on"
 memory = $GUEST_MEM
 vcpus = 1
 cpus = "1"
@@ -226,12 +237,22 @@ xen-init-dom0 || say "xen-init-dom0 failed"
 mkdir -p /var/log/xen/console
 xenconsoled --pid-file=/run/xenconsoled.pid || say "xenconsoled failed"
 say "creating guest"
+# Two disks: the guest's files (a tar) and the zeroed results disk; which is vda varies.
+for dev in /dev/vda /dev/vdb; do
+    if tar tf $dev 2>/dev/null | grep -q '^Image$'; then GUESTDISK=$dev; else RESULTDISK=$dev; fi
+done
+tar xf $GUESTDISK -C /guest || say "cannot read the guest disk"
 xl create /guest/guest.cfg || say "xl create failed"
 xl vcpu-pin 0 all 0 all || say "vcpu-pin failed"
 # The guest's kernel is in its memory now: free dom0's copies (init_on_free=1 zeroes them, which
 # keeps the migration stream small).
 rm -f /guest/Image /guest/initrd.cpio.gz
+echo 3 > /proc/sys/vm/drop_caches
 # Let the guest boot and spin so its vCPU's list registers carry live interrupts.
+# Drain the guest console's pty so xenconsoled keeps reading the guest's ring.
+DOMID=$(xl domid busy)
+TTY=$(xenstore-read /local/domain/$DOMID/console/tty)
+[ -n "$TTY" ] && cat "$TTY" > /dev/null &
 sleep ${GUEST_SETTLE:-8}
 xl list > /out/xl-list.txt 2>&1
 xl vcpu-list > /out/xl-vcpu-list.txt 2>&1
@@ -242,7 +263,7 @@ echo "$MARKER"
 # The host stops the machine here for the migration stream; then results go to the disk.
 sleep 2
 cat /proc/interrupts > /out/dom0-interrupts.txt
-( cd /out && tar cf /dev/vda . ) && sync
+( cd /out && tar cf $RESULTDISK . ) && sync
 echo "$DONE_MARKER"
 poweroff -f
 EOF
@@ -330,6 +351,38 @@ print("stop %.3fs, migrate %.3fs" % (t1 - t0, t2 - t1))
 PY
 }
 
+# Lists each CPU's virtual CPU interface from the stream's arm_gicv3_cpu/virt subsections
+# (ich_apr[12], ich_hcr_el2, ich_lr_el2[16], ich_vmcr_el2: big-endian u64 each, the layout the
+# stream's own JSON description gives) and ends with `live N`, N = list registers with
+# State != 0. A lab-side cross-check only: the tools decode the stream properly.
+stream_lrs() {
+    timeout 120 python3 - "$1" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+name = b"arm_gicv3_cpu/virt"
+if b'"' + name + b'"' not in data:
+    sys.exit("no arm_gicv3_cpu/virt description in the stream")
+marker = bytes([5, len(name)]) + name
+pos, live, cpu = data.find(b"\x09arm_gicv3"), 0, 0
+while True:
+    pos = data.find(marker, pos + 1)
+    if pos < 0:
+        break
+    regs = struct.unpack_from(">30Q", data, pos + len(marker) + 4)
+    print("cpu%d ich_hcr_el2=%#x ich_vmcr_el2=%#x ich_apr=%s" % (cpu, regs[12], regs[29],
+          ",".join("%#x" % r for r in regs[0:12])))
+    for i, lr in enumerate(regs[13:29]):
+        if lr:
+            print("cpu%d ich_lr_el2[%d]=%#018x state=%d vintid=%d priority=%#x group=%d hw=%d" % (
+                cpu, i, lr, lr >> 62, lr & 0xffffffff, (lr >> 48) & 0xff, (lr >> 60) & 1, (lr >> 61) & 1))
+        live += 1 if lr >> 62 else 0
+    cpu += 1
+if cpu == 0:
+    sys.exit("no arm_gicv3_cpu/virt subsection")
+print("live %d" % live)
+PY
+}
+
 capture() {
     OUT=$1
     mkdir -p "$OUT"
@@ -338,7 +391,7 @@ capture() {
     trap 'exit 130' INT TERM HUP
     build
     phase capture-boot
-    rm -f "$OUT/serial.log" "$OUT/vgic.migstream"
+    rm -f "$OUT/serial.log" "$OUT"/*.migstream
     truncate -s 0 "$OUT/results.img"; truncate -s 16M "$OUT/results.img"
     local port
     port=$(free_port)
@@ -352,14 +405,36 @@ capture() {
         -device "guest-loader,addr=0x50000000,kernel=$WORK/Image,bootargs=console=hvc0 earlycon=xenboot rdinit=/init init_on_free=1 ${XEN_ARM_DOM0_ARGS:-}" \
         -device "guest-loader,addr=0x54000000,initrd=$WORK/dom0.cpio.gz" \
         -drive "file=$OUT/results.img,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 \
+        -drive "file=$WORK/guest.tar,format=raw,if=none,id=d1,readonly=on" -device virtio-blk-device,drive=d1 \
         </dev/null >"$OUT/qemu.log" 2>&1 &
     QEMU_PID=$!
     wait_for "$OUT/serial.log" "dom0-init: creating guest" 400
     phase capture-guest
     wait_for "$OUT/serial.log" "$MARKER" 300
     phase capture-migrate
-    hmp_snapshot "$port" "$OUT/vgic.migstream" >&2 || fail_capture "HMP stop/migrate/cont"
-    log "stream: $(stat -c %s "$OUT/vgic.migstream") bytes"
+    # The first stream is taken right at the marker. List registers are live only while an
+    # interrupt is pending or active in the running vCPU, so when none is, take up to
+    # $XEN_ARM_TRIES more streams (the machine runs on between them) and keep the first with a
+    # live one; the LR-free first stream is kept either way as vgic-at-marker.migstream.
+    local try=0 tries=${XEN_ARM_TRIES:-8} live
+    while :; do
+        hmp_snapshot "$port" "$OUT/vgic.migstream" >&2 || fail_capture "HMP stop/migrate/cont"
+        stream_lrs "$OUT/vgic.migstream" > "$OUT/stream-lrs.txt" || fail_capture "cannot read the list registers from the stream"
+        live=$(awk '$1 == "live" { print $2 }' "$OUT/stream-lrs.txt")
+        log "stream $try: $(stat -c %s "$OUT/vgic.migstream") bytes, live list registers: $live"
+        if [ "$try" -eq 0 ] && [ "$live" = 0 ]; then
+            mv "$OUT/vgic.migstream" "$OUT/vgic-at-marker.migstream"
+            mv "$OUT/stream-lrs.txt" "$OUT/stream-lrs-at-marker.txt"
+        fi
+        [ "$live" = 0 ] && [ "$try" -lt "$tries" ] || break
+        try=$((try + 1))
+        sleep 0.$((RANDOM % 10))
+    done
+    if [ ! -f "$OUT/vgic.migstream" ]; then
+        mv "$OUT/vgic-at-marker.migstream" "$OUT/vgic.migstream"
+        mv "$OUT/stream-lrs-at-marker.txt" "$OUT/stream-lrs.txt"
+    fi
+    echo "$try" > "$OUT/stream-tries.txt"
     phase capture-results
     wait_for "$OUT/serial.log" "$DONE_MARKER" 120
     local end=$((SECONDS + 60))
@@ -377,8 +452,33 @@ capture() {
     log "capture: done -> $OUT"
 }
 
+# Copies one capture's files into Tests/Fixtures/xen-arm. The stream goes in xz'd (-T2 -6) only
+# if that is at most XEN_ARM_STREAM_MAX bytes (10 MB); otherwise it stays regenerable by `capture`.
+fixtures() {
+    local src dst=$REPO/Tests/Fixtures/xen-arm max=${XEN_ARM_STREAM_MAX:-10485760} f size
+    src=$(cd "$1" && pwd)
+    PHASE=fixtures
+    mkdir -p "$dst"
+    for f in debug-keys-q.txt xl-dmesg.txt xl-list.txt xl-vcpu-list.txt guest-domid.txt \
+             serial.log stream-lrs.txt; do
+        [ -s "$src/$f" ] || die "$src/$f missing"
+        cp "$src/$f" "$dst/$f"
+    done
+    log "fixtures: compressing the stream (xz -T2 -6)"
+    timeout 3600 xz -T2 -6 -c "$src/vgic.migstream" > "$src/vgic.migstream.xz" || die "xz"
+    size=$(stat -c %s "$src/vgic.migstream.xz")
+    if [ "$size" -le "$max" ]; then
+        cp "$src/vgic.migstream.xz" "$dst/vgic.migstream.xz"
+        log "fixtures: stream $size bytes xz'd: kept"
+    else
+        rm -f "$dst/vgic.migstream.xz"
+        log "fixtures: stream $size bytes xz'd (over $max): not kept; $src/vgic.migstream.xz stays"
+    fi
+}
+
 case "${1:-}" in
     build) build ;;
     capture) [ $# -eq 2 ] || { echo "usage: $0 capture OUTDIR" >&2; exit 2; }; capture "$2" ;;
-    *) echo "usage: $0 build | capture OUTDIR" >&2; exit 2 ;;
+    fixtures) [ $# -eq 2 ] || { echo "usage: $0 fixtures CAPTUREDIR" >&2; exit 2; }; fixtures "$2" ;;
+    *) echo "usage: $0 build | capture OUTDIR | fixtures CAPTUREDIR" >&2; exit 2 ;;
 esac
