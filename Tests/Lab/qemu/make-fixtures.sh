@@ -147,7 +147,8 @@ one() {
             for c in tlb mem; do
                 hmp "$dir" "info $c" "$OUT/$arch.info-$c.txt"
                 if [ "$(wc -l < "$OUT/$arch.info-$c.txt")" -le 2 ] && grep -qi 'unknown\|not\|invalid' "$OUT/$arch.info-$c.txt"; then
-                    # Not available for this target: keep the reply in the transcript only.
+                    # Not available for this target: the reply goes into the transcript instead.
+                    sed -i '$d' "$transcript"
                     cat "$OUT/$arch.info-$c.txt" >> "$transcript"
                     rm "$OUT/$arch.info-$c.txt"
                 elif [ "$(stat -c %s "$OUT/$arch.info-$c.txt")" -gt 65536 ]; then
