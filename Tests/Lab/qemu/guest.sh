@@ -7,7 +7,8 @@
 #   guest.sh stop STATEDIR         quit, then TERM/KILL, and wait until the process is gone
 #
 # STATEDIR gets env (ARCH, GDB_PORT, HMP_PORT, PID as shell variables), console.log, qemu.log.
-# Guest RAM: VMI_LAB_MEM MiB (default 64; x86_64 96, its decompressor fails with 64). Images come from build-images.sh (cached).
+# Guest RAM: VMI_LAB_MEM MiB (default 64; x86_64 96: its decompressor fails with 64).
+# Images come from build-images.sh (cached).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -121,7 +122,7 @@ cmd_stop() {
     sed -i 's/^PID=.*/PID=/' "$dir/env"
 }
 
-[ $# -ge 2 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
 op=$1; shift
 case $op in
     start) [ $# -eq 2 ] || fail start "usage: start ARCH STATEDIR"; cmd_start "$@" ;;

@@ -18,6 +18,7 @@ export VMI_LAB_CACHE=$LAB
 OUT=${VMI_LAB_FIXTURES_OUT:-$repo/Tests/Fixtures/qemu}
 STATE=${VMI_LAB_STATE:-$LAB/state}
 G=$here/guest.sh
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
 log() { echo "make-fixtures: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -147,7 +148,8 @@ one() {
             for c in tlb mem; do
                 hmp "$dir" "info $c" "$OUT/$arch.info-$c.txt"
                 if [ "$(wc -l < "$OUT/$arch.info-$c.txt")" -le 2 ] && grep -qi 'unknown\|not\|invalid' "$OUT/$arch.info-$c.txt"; then
-                    # Not available for this target: keep the reply in the transcript only.
+                    # Not available for this target: the reply goes into the transcript instead.
+                    sed -i '$d' "$transcript"
                     cat "$OUT/$arch.info-$c.txt" >> "$transcript"
                     rm "$OUT/$arch.info-$c.txt"
                 elif [ "$(stat -c %s "$OUT/$arch.info-$c.txt")" -gt 65536 ]; then
@@ -178,6 +180,10 @@ one() {
     for f in "$OUT/$arch.dump.elf" "$OUT/$arch.migration"; do
         if [ -f "$f" ]; then xzc "$f"; log "$(basename "$f").xz: $(stat -c %s "$f.xz") bytes"; fi
     done
+    if [ -f "$OUT/$arch.dump.elf.xz" ]; then
+        "$PY" "$here/check-dump.py" "$OUT/$arch.dump.elf.xz" "$OUT/$arch.translate.txt" >&2 ||
+            die "$arch dump disagrees with the HMP reads"
+    fi
     log "$arch done in $((SECONDS - t0)) s"
 }
 
