@@ -101,3 +101,20 @@ import Testing
         #expect(text.status == 0 && text.stdout.hasPrefix("distributor  ctlr 0x53"))
     }
 }
+
+extension GicDumpCLITests {
+    /// A stream cut short (its vmdesc lost): one line on stderr, exit 1, nothing on stdout.
+    @Test func truncatedStream() throws {
+        guard let path = Fixtures.path("qemu/aarch64.migration") else { return }  // lab absent: skipped
+        let cut = NSTemporaryDirectory() + "vmi-gic-cut-\(getpid()).mig"
+        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readData(ofLength: 1 << 20)
+        try head.write(to: URL(fileURLWithPath: cut))
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        let r = try Tools.run(tool, ["vmstate:\(cut)"])
+        #expect(r.status == 1 && r.stdout.isEmpty)
+        #expect(
+            r.stderr
+                == "vmi-gic-dump: '\(cut)': no vmdesc at the end of the stream (truncated, or QEMU did not describe it)\n"
+        )
+    }
+}
