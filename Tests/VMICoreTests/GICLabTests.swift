@@ -117,9 +117,11 @@ final class StubPhysicalMemory: PhysicalMemory {
         _ = try hmpLine.read(until: "(qemu) ")
         _ = try hmp(hmpLine, "stop")
         defer { _ = try? hmp(hmpLine, "cont") }
+        // The stub keeps the VM stopped while it is attached; detaching resumes it, so the stream
+        // is taken first.
         let memory = try StubPhysicalMemory(gdb)
+        defer { memory.detach() }
         let live = try GICMMIOReader(memory: memory).snapshot()
-        memory.detach()
         let path = NSTemporaryDirectory() + "vmi-gic-live-\(getpid()).mig"
         defer { try? FileManager.default.removeItem(atPath: path) }
         _ = try hmp(hmpLine, "migrate \"exec:cat > \(path)\"")
