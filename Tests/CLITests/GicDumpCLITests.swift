@@ -48,6 +48,9 @@ import Testing
         #expect(types.filter { $0 == "gic_irq" }.count == 2 * 17 + 3 + 1)
         #expect(targets.allSatisfy { $0 == "kvm-vgic:\(path)" })
         let one = try Tools.run(tool, ["kvm-vgic:\(path)", "--vcpu", "1", "--all"])
+        let missing = try Tools.run(tool, ["kvm-vgic:\(path)", "--vcpu", "7"])
+        #expect(missing.status == 1 && missing.stdout.isEmpty)
+        #expect(missing.stderr == "vmi-gic-dump: kvm-vgic:\(path) has no vcpu 7 (vcpus: 0, 1)\n")
         let vcpus: [Int] = try records(one).compactMap { $0["vcpu"] as? Int }
         #expect(!vcpus.isEmpty && vcpus.allSatisfy { $0 == 1 })
     }
