@@ -206,6 +206,37 @@ final class FakeGICMemory: PhysicalMemory {
         }
     }
 
+    /// The lab pulls the list registers out of its Xen-on-Arm stream by byte pattern and fixed
+    /// offsets (lab.sh stream_lrs, `stream-lrs.txt`); the vmdesc-driven walk must find the same.
+    @Test func xenStreamMatchesLabExtraction() throws {
+        guard let dir = Lab.env("VMI_LAB_XEN_ARM_CAPTURE"),
+            let text = try? String(contentsOfFile: dir + "/stream-lrs.txt", encoding: .utf8)
+        else { return }  // no capture folder: skipped
+        let path = dir + "/vgic.migstream"
+        let s = try MigrationStreamTarget(path: path, address: .vmstate(path: path)).gicSnapshot()
+        var lrs: [String: UInt64] = [:]
+        var compared = 0
+        for line in text.split(separator: "\n") where line.hasPrefix("cpu") {
+            let f = line.split(separator: " ")
+            guard let cpu = Int(f[0].dropFirst(3)) else { continue }
+            for kv in f.dropFirst() {
+                let parts = kv.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                if parts[0] == "ich_hcr_el2" || parts[0] == "ich_vmcr_el2" {
+                    #expect(s.cpuInterfaces[cpu].value(String(parts[0])) == parseUInt64(parts[1]), "\(line)")
+                    compared += 1
+                } else if parts[0].hasPrefix("ich_lr_el2[") {
+                    lrs["\(cpu)/\(Int(parts[0].dropFirst(11).dropLast())!)"] = parseUInt64(parts[1])
+                }
+            }
+        }
+        for e in s.listRegisters {
+            #expect(e.lr.raw == lrs["\(e.vcpu)/\(e.index)"] ?? 0, "cpu\(e.vcpu) LR\(e.index)")
+            compared += 1
+        }
+        #expect(compared == s.cpuInterfaces.count * (2 + 16))
+    }
+
     @Test func crlfLines() throws {
         let s = try XenConsoleGIC.parse(Self.consoleText.replacingOccurrences(of: "\n", with: "\r\r\n"), name: "c")
         #expect(s.listRegisters.count == 2 && s.inflight.count == 3)
