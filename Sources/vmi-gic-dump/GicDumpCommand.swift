@@ -79,7 +79,6 @@ struct GicDumpCommand: ParsableCommand {
 
     func run() throws {
         let out = OutputWriter(mode: .buffered)
-        defer { try? out.flush() }
         if !decode.isEmpty {
             for d in decode {
                 let parts = d.split(separator: "=", maxSplits: 1)
@@ -90,21 +89,9 @@ struct GicDumpCommand: ParsableCommand {
         let address = try TargetAddress(parsing: target!)
         let driver = try openTarget(address, options: AttachOptions(timeoutSeconds: stubTimeout))
         defer { driver.close() }
-        let snapshot: GICSnapshot
-        if let reader = driver as? GICStateReader {
-            snapshot = try reader.gicSnapshot()
-        } else if let memory = driver as? PhysicalMemory {
-            snapshot = try GICMMIOReader(
-                memory: memory, distributorBase: gicdBase.flatMap(parseUInt64),
-                redistributorBase: gicrBase.flatMap(parseUInt64)
-            ).snapshot()
-        } else {
-            throw VMIError.unsupported(address, "read GIC state", because: driver.kindDescription)
-        }
-        if let v = vcpu, !snapshot.vcpus.contains(v) {
-            throw VMIError(
-                "\(address) has no vcpu \(v) (vcpus: \(snapshot.vcpus.map(String.init).joined(separator: ", ")))")
-        }
+        let snapshot = try readGICState(
+            driver, distributorBase: gicdBase.flatMap(parseUInt64), redistributorBase: gicrBase.flatMap(parseUInt64))
+        try snapshot.require(vcpu: vcpu, of: address)
         let report = GICReport(identity: driver.recordIdentity, all: all, vcpu: vcpu)
         if output.text {
             try out.write(text: report.text(snapshot))

@@ -31,7 +31,8 @@
 ///   marks registers computed from the list registers, ICH_HCR_EL2 and ICH_VMCR_EL2 as the
 ///   architecture defines them (QEMU does not migrate them). Active priorities as arrays of four
 ///   hex words: icc_ap0r_el1, icc_ap1r_el1_s, icc_ap1r_el1_ns, ich_ap0r_el2, ich_ap1r_el2.
-/// gic_lr       one per non-empty list register (all with --all): vcpu, index (LR number), origin
+/// gic_lr       one per non-empty list register (all with --all; a migration stream holds QEMU's 16
+///   slots whatever the CPU implements, 4 on -cpu max): vcpu, index (LR number), origin
 ///   ("hardware": read from the CPU; "saved": Xen's copy for a vCPU not running where it printed),
 ///   vintid, kind (sgi/ppi/spi/lpi/special/reserved), pintid (HW=1) or eoi (HW=0), state
 ///   (invalid/pending/active/pending_active), priority (0-255), group (0/1), hw, nmi, name (known
@@ -42,6 +43,8 @@
 ///   level for level-triggered), active, group (0/1), grpmod, priority (0-255), config (edge/level),
 ///   route (SPIs: "aff3.aff2.aff1.aff0", or "any" when IRM=1) and irouter (hex), name. KVM adds hw,
 ///   hwintid, line_level, target_vcpu, mpidr (hex), source.
+/// gic_decode   `--decode NAME=WORD` only, no target: register (its full name, e.g. ich_lr_el2),
+///   raw, then the fields of that register as above (ICH_LR<n>_EL2: those of gic_lr).
 /// gic_inflight Xen console only: interrupts Xen has in flight for a vCPU: domid, vcpu, intid, kind,
 ///   lr (the LR holding it; absent when queued), queued (waiting for a free LR), name.
 public struct GICReport {

@@ -23,6 +23,10 @@ final class MigrationStream {
     static let magic: UInt32 = 0x5145_564d
     static let maxRAMBlocks = 4096
     static let maxKeptField = 1 << 20
+    /// What the kept sections may hold in all, in stored bytes (words are 8 bytes each): QEMU's
+    /// arm_gicv3 for 512 CPUs is ~10 MB stored; a vmdesc describing more is lying.
+    static let maxKeptBytes = 64 << 20
+    private var keptBytes = 0
 
     let reader: StreamReader
     let description: VMStateDescription
@@ -280,7 +284,8 @@ final class MigrationStream {
                 continue
             }
             // Kept sections are small device state: a description claiming more is lying.
-            guard total <= Self.maxKeptField else {
+            keptBytes += [1, 2, 4, 8].contains(f.size) ? 8 * f.count : total
+            guard total <= Self.maxKeptField, keptBytes <= Self.maxKeptBytes else {
                 throw error("field '\(f.name)' of \(total) bytes in a device section")
             }
             if [1, 2, 4, 8].contains(f.size) {
