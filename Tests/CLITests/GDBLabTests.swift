@@ -191,6 +191,8 @@ import Testing
         defer { t.close() }
         let text = try t.readVirtual(banner, count: 64)
         #expect(String(decoding: text.prefix(13), as: UTF8.self) == "Linux version")
+        try t.writeVirtual(banner, text)  // the same bytes back: M works and nothing changes
+        #expect(try t.readVirtual(banner, count: 64) == text)
         if arch == "x86_64" {
             #expect(try t.readPhysical(banner - 0xffff_ffff_8000_0000, count: 64) == text)
         } else {

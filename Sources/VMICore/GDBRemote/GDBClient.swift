@@ -212,17 +212,39 @@ final class GDBClient {
         return n
     }
 
+    /// Switches `m`/`M` between virtual and (QEMU's PhyMemMode) physical addresses.
+    private func addressMode(physical: Bool, _ action: String) throws {
+        guard physical != physicalMode else { return }
+        if physical && !qemuFeatures.contains("PhyMemMode") {
+            throw VMIError.unsupported(target, action, because: "the stub has no physical-memory mode")
+        }
+        try connection.expectOK("Qqemu.PhyMemMode:\(physical ? 1 : 0)")
+        physicalMode = physical
+    }
+
+    /// `M` in the largest pieces a packet holds (`MADDR,LEN:` then two hex digits a byte).
+    func writeMemory(_ address: UInt64, _ bytes: [UInt8], physical: Bool) throws {
+        try addressMode(physical: physical, "write physical memory")
+        let chunk = max(16, (packetSize - 40) / 2)
+        var off = 0
+        while off < bytes.count {
+            let piece = bytes[off..<min(off + chunk, bytes.count)]
+            let addr = address &+ UInt64(off)
+            let reply = try connection.request(
+                Array("M\(RSP.hex(addr)),\(RSP.hex(UInt64(piece.count))):".utf8) + RSP.hexEncode(piece))
+            guard reply == Array("OK".utf8) else {
+                throw VMIError(
+                    "\(target): cannot write \(bytes.count) bytes at 0x\(RSP.hex(address)): "
+                        + "the stub replied \(RSP.describe(reply)) at 0x\(RSP.hex(addr))")
+            }
+            off += piece.count
+        }
+    }
+
     /// `m` in the largest pieces allowed. `physical`: through QEMU's PhyMemMode.
     func readMemory(_ address: UInt64, count: Int, physical: Bool) throws -> [UInt8] {
         guard count >= 0, count <= 1 << 30 else { throw VMIError("\(target): read of \(count) bytes refused") }
-        if physical != physicalMode {
-            if physical && !qemuFeatures.contains("PhyMemMode") {
-                throw VMIError.unsupported(
-                    target, "read physical memory", because: "the stub has no physical-memory mode")
-            }
-            try connection.expectOK("Qqemu.PhyMemMode:\(physical ? 1 : 0)")
-            physicalMode = physical
-        }
+        try addressMode(physical: physical, "read physical memory")
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var chunk = readChunk
