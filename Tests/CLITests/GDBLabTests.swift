@@ -247,10 +247,16 @@ extension GDBLabTests {
         let el = ((parseUInt64(regs["pstate"] as? String ?? "") ?? 0) >> 2) & 3
         let vbar = try #require(parseUInt64(regs[el == 2 ? "vbar_el2" : "vbar_el1"] as? String ?? ""))
         let irq = "0x" + String(vbar + 0x280, radix: 16)
-        let w = try Tools.run("vmi-watch", [g.target, "--event", "hbreak@\(irq)", "--count", "2", "--timeout", "60s"])
-        #expect(w.status == 0, "\(w.stderr)")
-        #expect(w.lines.count == 2)
-        for line in w.lines { #expect(try json(line)["pc"] as? String == irq) }
+        for kind in ["hbreak", "breakpoint"] {
+            let w = try Tools.run(
+                "vmi-watch", [g.target, "--event", "\(kind)@\(irq)", "--count", "2", "--timeout", "60s"])
+            #expect(w.status == 0, "\(w.stderr)")
+            #expect(w.lines.count == 2)
+            for line in w.lines {
+                #expect(try json(line)["pc"] as? String == irq)
+                #expect(try json(line)["event"] as? String == kind)
+            }
+        }
         let s = try Tools.run("vmi-step", [g.target, "--until", irq, "--count", "2"])
         #expect(s.status == 0, "\(s.stderr)")
         #expect(try json(try #require(s.lines.first))["pc"] as? String == irq)
