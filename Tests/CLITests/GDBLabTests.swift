@@ -191,6 +191,13 @@ import Testing
         defer { t.close() }
         let text = try t.readVirtual(banner, count: 64)
         #expect(String(decoding: text.prefix(13), as: UTF8.self) == "Linux version")
+        // 64 KiB read 16 pieces per write equal the same bytes read one piece at a time.
+        let block = banner & ~0xffff
+        let whole = try t.readVirtual(block, count: 0x10000)
+        let pieces = try stride(from: 0, to: 0x10000, by: 0x800).flatMap {
+            try t.readVirtual(block + UInt64($0), count: 0x800)
+        }
+        #expect(whole == pieces)
         try t.writeVirtual(banner, text)  // the same bytes back: M works and nothing changes
         #expect(try t.readVirtual(banner, count: 64) == text)
         if arch == "x86_64" {

@@ -60,6 +60,8 @@ import Testing
         #expect(bytes.enumerated().allSatisfy { $0.element == UInt8((0xf0 + $0.offset) & 0xff) })
         let phys = try t.readPhysical(0x40, count: 16)
         try t.writeVirtual(0x2000, (0..<4096).map { UInt8($0 & 0xff) })
+        let big = try t.readVirtual(0x4000_0000, count: 40000)  // 16 pieces per write, then the rest
+        #expect(big.count == 40000 && big[39999] == UInt8(39999 & 0xff))
         #expect(phys.first == 0x40)
         t.close()
         stub.finish()

@@ -248,12 +248,24 @@ final class GDBClient {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var chunk = readChunk
+        // QEMU answers packets in turn: 16 full pieces per write (a round trip per 32 KiB, not
+        // per 2 KiB). The first piece that does not come back whole ends this fast path; the
+        // loop below goes on from there, one piece at a time.
+        pipelined: while !qemuFeatures.isEmpty && count - out.count >= 2 * chunk {
+            let pieces = min(16, (count - out.count) / chunk)
+            let base = address &+ UInt64(out.count)
+            let packets = (0..<pieces).map { "m\(RSP.hex(base &+ UInt64($0 * chunk))),\(RSP.hex(UInt64(chunk)))" }
+            for reply in try requestAll(packets) {
+                guard reply.count == chunk * 2, let bytes = RSP.hexDecode(reply) else { break pipelined }
+                out += bytes
+            }
+        }
         while out.count < count {
             let addr = address &+ UInt64(out.count)
             let n = min(chunk, count - out.count)
             let reply = try connection.request("m\(RSP.hex(addr)),\(RSP.hex(UInt64(n)))")
             if RSP.isError(reply) || reply.isEmpty {
-                // A smaller piece may stop before the unreadable part; give up at a page.
+                // Some stubs refuse large reads: try smaller pieces before giving up.
                 if n > 256 && chunk > 256 {
                     chunk /= 2
                     continue
