@@ -191,6 +191,15 @@ import Testing
         defer { t.close() }
         let text = try t.readVirtual(banner, count: 64)
         #expect(String(decoding: text.prefix(13), as: UTF8.self) == "Linux version")
+        // 64 KiB read 16 pieces per write equal the same bytes read one piece at a time.
+        let block = banner & ~0xffff
+        let whole = try t.readVirtual(block, count: 0x10000)
+        let pieces = try stride(from: 0, to: 0x10000, by: 0x800).flatMap {
+            try t.readVirtual(block + UInt64($0), count: 0x800)
+        }
+        #expect(whole == pieces)
+        try t.writeVirtual(banner, text)  // the same bytes back: M works and nothing changes
+        #expect(try t.readVirtual(banner, count: 64) == text)
         if arch == "x86_64" {
             #expect(try t.readPhysical(banner - 0xffff_ffff_8000_0000, count: 64) == text)
         } else {
@@ -245,10 +254,16 @@ extension GDBLabTests {
         let el = ((parseUInt64(regs["pstate"] as? String ?? "") ?? 0) >> 2) & 3
         let vbar = try #require(parseUInt64(regs[el == 2 ? "vbar_el2" : "vbar_el1"] as? String ?? ""))
         let irq = "0x" + String(vbar + 0x280, radix: 16)
-        let w = try Tools.run("vmi-watch", [g.target, "--event", "hbreak@\(irq)", "--count", "2", "--timeout", "60s"])
-        #expect(w.status == 0, "\(w.stderr)")
-        #expect(w.lines.count == 2)
-        for line in w.lines { #expect(try json(line)["pc"] as? String == irq) }
+        for kind in ["hbreak", "breakpoint"] {
+            let w = try Tools.run(
+                "vmi-watch", [g.target, "--event", "\(kind)@\(irq)", "--count", "2", "--timeout", "60s"])
+            #expect(w.status == 0, "\(w.stderr)")
+            #expect(w.lines.count == 2)
+            for line in w.lines {
+                #expect(try json(line)["pc"] as? String == irq)
+                #expect(try json(line)["event"] as? String == kind)
+            }
+        }
         let s = try Tools.run("vmi-step", [g.target, "--until", irq, "--count", "2"])
         #expect(s.status == 0, "\(s.stderr)")
         #expect(try json(try #require(s.lines.first))["pc"] as? String == irq)

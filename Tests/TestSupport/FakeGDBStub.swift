@@ -259,6 +259,7 @@ public final class QEMULikeStub {
         if packet.hasPrefix("Z") || packet.hasPrefix("z") { return "OK" }
         if packet.hasPrefix("Qqemu.PhyMemMode") { return "OK" }
         if packet.hasPrefix("m") { return memory(packet) }
+        if packet.hasPrefix("M") { return packet.count <= 4096 ? "OK" : "E22" }
         return nil
     }
 

@@ -59,10 +59,16 @@ import Testing
         #expect(bytes.count == 5000)
         #expect(bytes.enumerated().allSatisfy { $0.element == UInt8((0xf0 + $0.offset) & 0xff) })
         let phys = try t.readPhysical(0x40, count: 16)
+        try t.writeVirtual(0x2000, (0..<4096).map { UInt8($0 & 0xff) })
+        let big = try t.readVirtual(0x4000_0000, count: 40000)  // 16 pieces per write, then the rest
+        #expect(big.count == 40000 && big[39999] == UInt8(39999 & 0xff))
         #expect(phys.first == 0x40)
         t.close()
         stub.finish()
         let reads = stub.packets.filter { $0.hasPrefix("m") }
+        let writes = stub.packets.filter { $0.hasPrefix("M") }
+        #expect(writes.map { $0.prefix(14) } == ["M2000,7ec:0001", "M27ec,7ec:eced", "M2fd8,28:d8d9d"])
+        #expect(writes.allSatisfy { $0.count <= 4096 - 4 })
         #expect(reads.prefix(3) == ["m10000ff0,800", "m100017f0,800", "m10001ff0,388"])
         #expect(stub.packets.contains("Qqemu.PhyMemMode:1") && stub.packets.contains("Qqemu.PhyMemMode:0"))
     }
@@ -208,7 +214,8 @@ import Testing
     }
 
     @Test func garbageRegisterBlock() throws {
-        try expectRegisterReadError("TARGET: unexpected reply from the stub: register block of odd length") { _ in "0zz" }
+        try expectRegisterReadError("TARGET: unexpected reply from the stub: register block of odd length") { _ in "0zz"
+        }
     }
 
     @Test func disconnectMidSession() throws {

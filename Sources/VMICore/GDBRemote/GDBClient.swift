@@ -212,26 +212,60 @@ final class GDBClient {
         return n
     }
 
+    /// Switches `m`/`M` between virtual and (QEMU's PhyMemMode) physical addresses.
+    private func addressMode(physical: Bool, _ action: String) throws {
+        guard physical != physicalMode else { return }
+        if physical && !qemuFeatures.contains("PhyMemMode") {
+            throw VMIError.unsupported(target, action, because: "the stub has no physical-memory mode")
+        }
+        try connection.expectOK("Qqemu.PhyMemMode:\(physical ? 1 : 0)")
+        physicalMode = physical
+    }
+
+    /// `M` in the largest pieces a packet holds (`MADDR,LEN:` then two hex digits a byte).
+    func writeMemory(_ address: UInt64, _ bytes: [UInt8], physical: Bool) throws {
+        try addressMode(physical: physical, "write physical memory")
+        let chunk = max(16, (packetSize - 40) / 2)
+        var off = 0
+        while off < bytes.count {
+            let piece = bytes[off..<min(off + chunk, bytes.count)]
+            let addr = address &+ UInt64(off)
+            let reply = try connection.request(
+                Array("M\(RSP.hex(addr)),\(RSP.hex(UInt64(piece.count))):".utf8) + RSP.hexEncode(piece))
+            guard reply == Array("OK".utf8) else {
+                throw VMIError(
+                    "\(target): cannot write \(bytes.count) bytes at 0x\(RSP.hex(address)): "
+                        + "the stub replied \(RSP.describe(reply)) at 0x\(RSP.hex(addr))")
+            }
+            off += piece.count
+        }
+    }
+
     /// `m` in the largest pieces allowed. `physical`: through QEMU's PhyMemMode.
     func readMemory(_ address: UInt64, count: Int, physical: Bool) throws -> [UInt8] {
         guard count >= 0, count <= 1 << 30 else { throw VMIError("\(target): read of \(count) bytes refused") }
-        if physical != physicalMode {
-            if physical && !qemuFeatures.contains("PhyMemMode") {
-                throw VMIError.unsupported(
-                    target, "read physical memory", because: "the stub has no physical-memory mode")
-            }
-            try connection.expectOK("Qqemu.PhyMemMode:\(physical ? 1 : 0)")
-            physicalMode = physical
-        }
+        try addressMode(physical: physical, "read physical memory")
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var chunk = readChunk
+        // QEMU answers packets in turn: 16 full pieces per write (a round trip per 32 KiB, not
+        // per 2 KiB). The first piece that does not come back whole ends this fast path; the
+        // loop below goes on from there, one piece at a time.
+        pipelined: while !qemuFeatures.isEmpty && count - out.count >= 2 * chunk {
+            let pieces = min(16, (count - out.count) / chunk)
+            let base = address &+ UInt64(out.count)
+            let packets = (0..<pieces).map { "m\(RSP.hex(base &+ UInt64($0 * chunk))),\(RSP.hex(UInt64(chunk)))" }
+            for reply in try requestAll(packets) {
+                guard reply.count == chunk * 2, let bytes = RSP.hexDecode(reply) else { break pipelined }
+                out += bytes
+            }
+        }
         while out.count < count {
             let addr = address &+ UInt64(out.count)
             let n = min(chunk, count - out.count)
             let reply = try connection.request("m\(RSP.hex(addr)),\(RSP.hex(UInt64(n)))")
             if RSP.isError(reply) || reply.isEmpty {
-                // A smaller piece may stop before the unreadable part; give up at a page.
+                // Some stubs refuse large reads: try smaller pieces before giving up.
                 if n > 256 && chunk > 256 {
                     chunk /= 2
                     continue

@@ -140,6 +140,13 @@ public final class GDBTarget: TargetDriver, RegisterReader, RegisterWriter, Phys
         return try client.readMemory(address, count: count, physical: false)
     }
 
+    /// Writes guest-virtual memory as `vcpu` sees it (`M`).
+    public func writeVirtual(_ address: UInt64, _ bytes: [UInt8], vcpu: Int = 0) throws {
+        try ensureStopped()
+        try client.select(try thread(ofVCPU: vcpu))
+        try client.writeMemory(address, bytes, physical: false)
+    }
+
     /// A monitor command (QEMU: HMP through `qRcmd`), its output as text.
     public func monitorCommand(_ command: String) throws -> String {
         try ensureStopped()
