@@ -3,8 +3,18 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 TOOLS := vmi-regs vmi-watch vmi-step vmi-evtchn vmi-gic-dump
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man
+BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR := $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+RELEASE_BIN := .build/release
+MAN_PLUGIN_OUT := .build/plugins/GenerateManual/outputs
+# Date stamped into generated pages: fixed, so regenerating is reproducible.
+MAN_DATE := 2026-11-28
 
-.PHONY: all build release test unit-test lab lab-test clean
+.PHONY: all build release test unit-test check-generated man completions install uninstall \
+	lab lab-test bench clean
 
 all: build
 
@@ -14,15 +24,62 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib
 
-# Unit and CLI tests, then the lab's live tests when the lab can run here.
+# The whole suite: unit and CLI tests, generated files up to date, then the lab's live tests.
 test: build
 	$(SWIFT) test
+	$(MAKE) check-generated
 	$(MAKE) lab-test
 
 unit-test:
 	$(SWIFT) test
 
-# Lab targets are filled in by Tests/Lab (see Tests/Lab/README.md).
+# --- generated documentation -------------------------------------------------------------
+
+man: build
+	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual \
+		--configuration debug --date $(MAN_DATE) --authors "the vmitools developers" >/dev/null
+	python3 man/generate.py $(MAN_PLUGIN_OUT) man/man1
+
+completions: build
+	completions/generate.sh .build/debug completions
+
+# Fails when man pages or completions in the tree differ from what the tools generate now.
+check-generated: build
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual \
+		--configuration debug --date $(MAN_DATE) --authors "the vmitools developers" >/dev/null && \
+	python3 man/generate.py $(MAN_PLUGIN_OUT) $$tmp/man1 && \
+	completions/generate.sh .build/debug $$tmp/completions && \
+	diff -r $$tmp/man1 man/man1 && \
+	for d in bash zsh fish; do diff -r $$tmp/completions/$$d completions/$$d || exit 1; done && \
+	mandoc -Tlint -Wwarning man/man1/*.1 man/man5/*.5 && \
+	echo "check-generated: man pages and completions are up to date, mandoc lint clean"
+
+# --- install ------------------------------------------------------------------------------
+
+install:
+	@test -x $(RELEASE_BIN)/vmi-regs || { echo "run 'make release' first"; exit 1; }
+	install -d $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(BASHDIR) $(ZSHDIR) $(FISHDIR)
+	for t in $(TOOLS); do \
+		install -m 755 $(RELEASE_BIN)/$$t $(BINDIR)/$$t; \
+		install -m 644 man/man1/$$t.1 $(MANDIR)/man1/$$t.1; \
+		install -m 644 completions/bash/$$t $(BASHDIR)/$$t; \
+		install -m 644 completions/zsh/_$$t $(ZSHDIR)/_$$t; \
+		install -m 644 completions/fish/$$t.fish $(FISHDIR)/$$t.fish; \
+	done
+	install -m 644 man/man5/vmi-json.5 $(MANDIR)/man5/vmi-json.5
+
+uninstall:
+	for t in $(TOOLS); do \
+		rm -f $(BINDIR)/$$t $(MANDIR)/man1/$$t.1 $(BASHDIR)/$$t $(ZSHDIR)/_$$t $(FISHDIR)/$$t.fish; \
+	done
+	rm -f $(MANDIR)/man5/vmi-json.5
+
+# --- benchmarks and lab -------------------------------------------------------------------
+
+bench:
+	$(SWIFT) run -c release --package-path Benchmarks vmi-bench
+
 lab:
 	@echo "lab: no lab yet"
 
@@ -30,4 +87,4 @@ lab-test:
 	@echo "lab-test: no lab yet"
 
 clean:
-	rm -rf .build
+	rm -rf .build Benchmarks/.build

@@ -20,7 +20,6 @@ var targets: [Target] = [
         name: "VMICLI",
         dependencies: ["VMICore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
         path: "Sources/VMICLI"),
-    .executableTarget(name: "vmi-bench", dependencies: ["VMICore", "VMICLI"], path: "Benchmarks/VMIBench"),
     // Fixture access and tool spawning shared by the test targets.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "VMICoreTests", dependencies: ["VMICore", "TestSupport"], path: "Tests/VMICoreTests"),

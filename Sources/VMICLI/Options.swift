@@ -40,11 +40,28 @@ public struct TargetOptions: ParsableArguments {
         try openTarget(address, options: attachOptions(force: force))
     }
 
-    /// Opens the target, runs `body`, and closes the target on every path.
+    /// Opens the target, runs `body`, and closes the target on every path. Signals are held
+    /// while the target is open, so a ^C unwinds through `close()` (a gdb stub's VM is stopped
+    /// from the moment we connect: the guard covers the attach too; other attaches, such as
+    /// Xen's `--wait`, stay interruptible). The stop request is rethrown afterwards.
     public func withTarget<T>(force: Bool = false, _ body: (TargetDriver) throws -> T) throws -> T {
-        let driver = try open(force: force)
-        defer { driver.close() }
-        return try body(driver)
+        var attachGuard: Signals.GuestGuard?
+        if case .gdb = address { attachGuard = Signals.GuestGuard() }
+        let result: T
+        do {
+            result = try Signals.guarded {
+                let driver = try open(force: force)
+                attachGuard?.release()
+                defer { driver.close() }
+                return try body(driver)
+            }
+        } catch {
+            attachGuard?.release()
+            try Signals.check()
+            throw error
+        }
+        try Signals.check()
+        return result
     }
 }
 

@@ -9,7 +9,13 @@ public enum Fixtures {
     public static let sourceDir = Tools.repoRoot.appendingPathComponent("Tests/Fixtures")
     public static let cacheDir = Tools.repoRoot.appendingPathComponent(".build/fixtures")
 
+    /// Tests run in parallel: one decompression at a time, so a second caller waits for the
+    /// first instead of racing it on the same temporary file (and wrongly reporting "absent").
+    static let lock = NSLock()
+
     public static func path(_ name: String) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
         let fm = FileManager.default
         let plain = sourceDir.appendingPathComponent(name).path
         if fm.fileExists(atPath: plain) { return plain }

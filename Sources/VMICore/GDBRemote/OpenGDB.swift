@@ -1,4 +1,6 @@
-// Placeholder: replaced by the driver that owns this target form.
-func openGDBTarget(_ endpoint: TargetAddress.GDBEndpoint, address: TargetAddress, options: AttachOptions) throws -> TargetDriver {
-    throw VMIError("\(address): gdb remote support is not implemented yet")
+/// `gdb:HOST:PORT`, `gdb:unix:PATH`: connects, reads the stub's features and registers.
+func openGDBTarget(_ endpoint: TargetAddress.GDBEndpoint, address: TargetAddress, options: AttachOptions) throws
+    -> TargetDriver
+{
+    try GDBTarget(endpoint, address: address, timeout: options.timeoutSeconds)
 }

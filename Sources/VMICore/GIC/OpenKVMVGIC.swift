@@ -1,4 +1,5 @@
-// Placeholder: replaced by the driver that owns this target form.
+/// `kvm-vgic:FILE` (or `-`): the text is read with the console loader's bound (64 MiB).
 func openKVMVGICTarget(path: String, address: TargetAddress) throws -> TargetDriver {
-    throw VMIError("\(address): kvm vgic-state support is not implemented yet")
+    let text = try ConsoleTarget.load(path: path, address: address).text
+    return KVMVGICTarget(address: address, text: text)
 }

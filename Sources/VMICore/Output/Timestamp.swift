@@ -29,23 +29,35 @@ public struct Timestamp: Equatable, Sendable {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = Int(seconds - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        func put(_ v: Int, _ width: Int) {
-            var div = 1
-            for _ in 1..<width { div *= 10 }
-            var v = v
-            while div > 0 {
-                out.append(UInt8(ascii: "0") &+ UInt8((v / div) % 10))
-                v %= div
-                div /= 10
+        // Fixed-width fields written into a 30-byte scratch and appended once: this runs per
+        // event record, so no per-digit appends or intermediate strings.
+        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { b in
+            @inline(__always) func digits(_ value: Int, at offset: Int, width: Int) {
+                var v = value
+                var i = offset + width - 1
+                while i >= offset {
+                    b[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                    i -= 1
+                }
             }
+            digits(Int(y), at: 0, width: 4)
+            b[4] = UInt8(ascii: "-")
+            digits(m, at: 5, width: 2)
+            b[7] = UInt8(ascii: "-")
+            digits(d, at: 8, width: 2)
+            b[10] = UInt8(ascii: "T")
+            digits(secOfDay / 3600, at: 11, width: 2)
+            b[13] = UInt8(ascii: ":")
+            digits(secOfDay / 60 % 60, at: 14, width: 2)
+            b[16] = UInt8(ascii: ":")
+            digits(secOfDay % 60, at: 17, width: 2)
+            b[19] = UInt8(ascii: ".")
+            digits(Int(nanoseconds), at: 20, width: 9)
+            b[29] = UInt8(ascii: "Z")
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[0..<30]))
         }
-        put(Int(y), 4); out.append(UInt8(ascii: "-"))
-        put(m, 2); out.append(UInt8(ascii: "-"))
-        put(d, 2); out.append(UInt8(ascii: "T"))
-        put(secOfDay / 3600, 2); out.append(UInt8(ascii: ":"))
-        put(secOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":"))
-        put(secOfDay % 60, 2); out.append(UInt8(ascii: "."))
-        put(Int(nanoseconds), 9); out.append(UInt8(ascii: "Z"))
     }
 
     /// Howard Hinnant's days-from-civil inverse (proleptic Gregorian calendar).

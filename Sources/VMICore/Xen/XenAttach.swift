@@ -24,14 +24,23 @@ enum XenAttach {
             let deadline = options.waitSeconds.map { monotonicSeconds() + $0 }
             var watching = false
             while true {
+                // While waiting, a domain counts once it is introduced to xenstore: before that
+                // its name is there but it is still being built (vCPUs down, no context yet).
+                var building = false
                 if let (info, name) = try resolve(ref, control: control, store: store) {
-                    if info.flags & UInt32(XEN_DOMINF_dying) != 0 { throw VMIError("\(label): domain is dying") }
-                    return XenDomainTarget(address: address, domid: UInt32(info.domain), name: name, info: info,
-                        control: control)
+                    building = deadline != nil && store?.isIntroduced(UInt32(info.domain)) != true
+                    if !building {
+                        if info.flags & UInt32(XEN_DOMINF_dying) != 0 { throw VMIError("\(label): domain is dying") }
+                        return XenDomainTarget(address: address, domid: UInt32(info.domain), name: name, info: info,
+                            control: control)
+                    }
                 }
                 guard let deadline, let store else { throw VMIError("\(label): no such domain") }
                 let remaining = deadline - monotonicSeconds()
-                if remaining <= 0 { throw VMIError("\(label): no such domain (waited \(formatSeconds(options.waitSeconds!)))") }
+                if remaining <= 0 {
+                    let why = building ? "still being built" : "no such domain"
+                    throw VMIError("\(label): \(why) (waited \(formatSeconds(options.waitSeconds!)))")
+                }
                 if !watching {
                     try store.watch("@introduceDomain")
                     watching = true

@@ -1,0 +1,88 @@
+function __vmi-regs_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __vmi-regs_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __vmi-regs_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __vmi-regs_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __vmi-regs_parse_tokens -S
+    set -l unparsed_tokens (__vmi-regs_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'vmi-regs'
+        __vmi-regs_parse_subcommand 1 'wait=' 'stub-timeout=' 't/text' 'vcpu=' 'set=+' 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'help'
+            __vmi-regs_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __vmi-regs_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __vmi-regs_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __vmi-regs_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __vmi-regs_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__vmi-regs_tokens -p)
+    if test -z "$(__vmi-regs_tokens -t)"
+        set -l index (count (__vmi-regs_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'vmi-regs' -f
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs" wait' -l 'wait' -d 'Xen: wait up to SECONDS for the domain to appear.' -rfka ''
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs" stub-timeout' -l 'stub-timeout' -d 'gdb: seconds to wait for each reply of the stub.' -rfka ''
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs" t text' -s 't' -l 'text' -d 'Print a human-readable layout instead of JSON lines.'
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs" vcpu' -l 'vcpu' -d 'Only this vCPU.' -rfka ''
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs"' -l 'set' -d 'Write registers: NAME=VALUE (repeatable), or \'-\' for regs records on stdin.' -rfka ''
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs" version' -l 'version' -d 'Show the version.'
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_positional "vmi-regs" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'vmi-regs' -n '__vmi-regs_should_offer_completions_for_flags_or_options "vmi-regs help" version' -l 'version' -d 'Show the version.'
