@@ -51,28 +51,37 @@ func benchWatchPerEvent() {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
+    /// Xen fills the ring (8 slots: as many requests as it can hold, the busy case), then the
+    /// tool takes them all: only the tool's side is timed.
     func run(_ n: Int) -> (wall: Double, cpu: Double) {
-        let start = monotonicSeconds()
-        let cpuStart = cpuSeconds()
+        var wall = 0.0, cpu = 0.0
         var req = vm_event_request_t()
-        for i in 0..<n {
-            var slot = i & 1 == 0 ? cpuid : cr3
-            _ = cxen_vm_event_test_produce(page, &slot)
-            // What EventWatcher.run does per request.
-            guard cxen_vm_event_take_request(ring, &req) != 0 else { fatalError("ring empty") }
-            let backlog = Int(cxen_vm_event_unconsumed(ring))
-            withUnsafePointer(to: &req) { p in
-                guard let kind = VMEventRequest.kind(of: p) else { return }
-                var rsp = kind == .cpuid ? VMEventResponse.completeCPUID(p.pointee) : VMEventResponse.resume(p.pointee)
-                cxen_vm_event_put_response(ring, &rsp)
-                let event = VMEventRequest.event(p, kind: kind, backlog: backlog)
-                try? out.record(type: "event") { event.write(identity: identity, to: &$0) }
+        let size = Int(cxen_vm_event_ring_size(ring))
+        for round in 0..<(n / size) {
+            for i in 0..<size {
+                var slot = (round + i) & 1 == 0 ? cpuid : cr3
+                _ = cxen_vm_event_test_produce(page, &slot)
             }
+            let start = monotonicSeconds()
+            let cpuStart = cpuSeconds()
+            // What EventWatcher.run does per request.
+            while cxen_vm_event_take_request(ring, &req) != 0 {
+                let backlog = Int(cxen_vm_event_unconsumed(ring))
+                withUnsafePointer(to: &req) { p in
+                    guard let kind = VMEventRequest.kind(of: p) else { return }
+                    var rsp = kind == .cpuid ? VMEventResponse.completeCPUID(p.pointee) : VMEventResponse.resume(p.pointee)
+                    cxen_vm_event_put_response(ring, &rsp)
+                    let event = VMEventRequest.event(p, kind: kind, backlog: backlog)
+                    try? out.record(type: "event") { event.write(identity: identity, to: &$0) }
+                }
+            }
+            cpu += cpuSeconds() - cpuStart
+            wall += monotonicSeconds() - start
         }
-        return (monotonicSeconds() - start, cpuSeconds() - cpuStart)
+        return (wall, cpu)
     }
     _ = run(20_000)  // warm-up
-    let n = 1_000_000
+    let n = 1_000_000  // a multiple of the ring size
     let (wall, cpu) = run(n)
     let perEvent = cpu / Double(n) * 1e9
     print("watch: \(n) events (ring slot -> decode -> answer -> JSON line written): "
