@@ -16,16 +16,11 @@ public enum EventChannelState: String, Sendable, CaseIterable {
     }
 
     /// From Xen's internal `ECS_*` value that the `e` debug key prints as `s=` (xen/include/xen/
-    /// sched.h: FREE 0, RESERVED 1, UNBOUND 2, INTERDOMAIN 3, PIRQ 4, VIRQ 5, IPI 6).
+    /// sched.h: FREE 0, RESERVED 1, UNBOUND 2, INTERDOMAIN 3, PIRQ 4, VIRQ 5, IPI 6): the same
+    /// order as EVTCHNSTAT_*, one higher.
     public init?(ecs: Int) {
-        switch ecs {
-        case 2: self = .unbound
-        case 3: self = .interdomain
-        case 4: self = .pirq
-        case 5: self = .virq
-        case 6: self = .ipi
-        default: return nil
-        }
+        guard ecs >= 2 && ecs <= 6 else { return nil }
+        self.init(evtchnStat: UInt32(ecs - 1))
     }
 }
 
