@@ -53,6 +53,17 @@ import Testing
         }
     }
 
+    /// The words xenctx printed from vcpu 0's stack (its "Stack:" rows start at rsp), through a
+    /// vmalloc'd kernel stack: a walk through other tables than the kernel image's.
+    @Test func stackWordsMatchXenctx() throws {
+        guard let dump = try Self.open(), let text = GroundTruth.text("xen-x86/pvguest.xenctx.txt") else { return }
+        let words = try #require(GroundTruth.xenctxWords(text, header: "Stack:"))
+        #expect(words.count >= 32)
+        let rsp = try #require(try dump.registers(vcpu: 0)["rsp"])
+        #expect(try dump.virtualMemory(vcpu: 0).read(rsp, count: words.count) == words)
+    }
+
+
     /// `xenctx -d linux_banner -b 16 -l 8 -D` (memory printed as a stack from the symbol's
     /// address, through Xen's translation) against the dump's own walk, when xenctx printed any.
     @Test func bannerBytesMatchXenctx() throws {
