@@ -156,11 +156,9 @@ build_images() {
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 echo "guest: busy"
-# Keep the vCPU in the kernel's console path most of the time: printk writes the PV console
-# with interrupts masked, so the timer PPI (27) and the event-channel PPI (31) sit pending in
-# the list registers instead of being taken at once (a plain `while :; do :; done` leaves the
-# list registers empty almost always).
-while :; do echo "<2>guest: busy" > /dev/kmsg; done
+# A busy loop: the vCPU never idles, so it stays on pCPU 1 and its timer ticks go through
+# the list registers there.
+while :; do :; done
 EOF
     chmod +x "$g/init"
     ( cd "$g" && find . | cpio -o -H newc --quiet | gzip -9 ) > "$WORK/guest.cpio.gz"
@@ -203,7 +201,7 @@ name = "busy"
 type = "pvh"
 kernel = "/guest/Image"
 ramdisk = "/guest/initrd.cpio.gz"
-extra = "console=hvc0 rdinit=/init quiet init_on_free=1 printk.devkmsg=on"
+extra = "console=hvc0 rdinit=/init quiet init_on_free=1"
 memory = $GUEST_MEM
 vcpus = 1
 cpus = "1"
@@ -249,23 +247,19 @@ xl vcpu-pin 0 all 0 all || say "vcpu-pin failed"
 rm -f /guest/Image /guest/initrd.cpio.gz
 echo 3 > /proc/sys/vm/drop_caches
 # Let the guest boot and spin so its vCPU's list registers carry live interrupts.
-# Drain the guest console's pty so xenconsoled keeps reading the guest's ring.
-DOMID=$(xl domid busy)
-TTY=$(xenstore-read /local/domain/$DOMID/console/tty)
-[ -n "$TTY" ] && cat "$TTY" > /dev/null &
 sleep ${GUEST_SETTLE:-8}
 xl list > /out/xl-list.txt 2>&1
 xl vcpu-list > /out/xl-vcpu-list.txt 2>&1
 xl domid busy > /out/guest-domid.txt 2>&1
 xl debug-keys q
 xl dmesg > /out/xl-dmesg.txt 2>&1
-echo "$MARKER"
-# The host stops the machine here for the migration stream; then results go to the disk.
-sleep 2
 cat /proc/interrupts > /out/dom0-interrupts.txt
+# Results go to the disk first, so the host may take its streams and quit at the marker.
 ( cd /out && tar cf $RESULTDISK . ) && sync
 echo "$DONE_MARKER"
-poweroff -f
+echo "$MARKER"
+# The host stops the machine here for the migration streams, then quits QEMU.
+while :; do sleep 60; done
 EOF
     chmod +x "$d/init"
     ( cd "$d" && find . | cpio -o -H newc --quiet | gzip -6 ) > "$WORK/dom0.cpio.gz"
@@ -337,6 +331,14 @@ until_prompt()
 t0 = time.monotonic()
 cmd("stop")
 t1 = time.monotonic()
+# Where each CPU was (exception level, PC, PSTATE with DAIF): tells Xen (EL2), a guest kernel
+# (EL1) and user space (EL0) apart. Kept next to the stream.
+with open(path + ".cpus.txt", "w") as out:
+    for n in range(2):
+        cmd("cpu %d" % n)
+        for line in cmd("info registers").splitlines():
+            if "PC=" in line or "PSTATE=" in line:
+                out.write("cpu%d %s\n" % (n, line.strip()))
 cmd('migrate "exec:cat > %s"' % path)
 while True:
     info = cmd("info migrate")
@@ -383,6 +385,19 @@ print("live %d" % live)
 PY
 }
 
+hmp_quit() {
+    timeout 30 python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(b"quit\n")
+try:
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+PY
+}
+
 capture() {
     OUT=$1
     mkdir -p "$OUT"
@@ -391,7 +406,7 @@ capture() {
     trap 'exit 130' INT TERM HUP
     build
     phase capture-boot
-    rm -f "$OUT/serial.log" "$OUT"/*.migstream
+    rm -f "$OUT/serial.log" "$OUT"/*.migstream "$OUT"/*.cpus.txt
     truncate -s 0 "$OUT/results.img"; truncate -s 16M "$OUT/results.img"
     local port
     port=$(free_port)
@@ -425,6 +440,7 @@ capture() {
         if [ "$try" -eq 0 ] && [ "$live" = 0 ]; then
             mv "$OUT/vgic.migstream" "$OUT/vgic-at-marker.migstream"
             mv "$OUT/stream-lrs.txt" "$OUT/stream-lrs-at-marker.txt"
+            mv "$OUT/vgic.migstream.cpus.txt" "$OUT/vgic-at-marker.migstream.cpus.txt"
         fi
         [ "$live" = 0 ] && [ "$try" -lt "$tries" ] || break
         try=$((try + 1))
@@ -433,10 +449,12 @@ capture() {
     if [ ! -f "$OUT/vgic.migstream" ]; then
         mv "$OUT/vgic-at-marker.migstream" "$OUT/vgic.migstream"
         mv "$OUT/stream-lrs-at-marker.txt" "$OUT/stream-lrs.txt"
+        mv "$OUT/vgic-at-marker.migstream.cpus.txt" "$OUT/vgic.migstream.cpus.txt"
     fi
     echo "$try" > "$OUT/stream-tries.txt"
     phase capture-results
-    wait_for "$OUT/serial.log" "$DONE_MARKER" 120
+    grep -qa "$DONE_MARKER" "$OUT/serial.log" || fail_capture "dom0 did not write its results"
+    hmp_quit "$port" || true
     local end=$((SECONDS + 60))
     while kill -0 "$QEMU_PID" 2>/dev/null; do
         [ $SECONDS -lt $end ] || fail_capture "QEMU did not power off"
@@ -464,6 +482,7 @@ fixtures() {
         [ -s "$src/$f" ] || die "$src/$f missing"
         cp "$src/$f" "$dst/$f"
     done
+    cp "$src/vgic.migstream.cpus.txt" "$dst/stream-cpus.txt" || die "$src/vgic.migstream.cpus.txt missing"
     log "fixtures: compressing the stream (xz -T2 -6)"
     timeout 3600 xz -T2 -6 -c "$src/vgic.migstream" > "$src/vgic.migstream.xz" || die "xz"
     size=$(stat -c %s "$src/vgic.migstream.xz")
