@@ -412,7 +412,7 @@ capture() {
     port=$(free_port)
     timeout 900 qemu-system-aarch64 \
         -M virt,gic-version=3,virtualization=on -cpu max -accel tcg,thread=multi \
-        -m "$MACHINE_MEM" -smp 2 -display none -no-reboot \
+        -m "$MACHINE_MEM" -smp 2 -display none -no-reboot -net none \
         -serial "file:$OUT/serial.log" \
         -monitor "tcp:127.0.0.1:$port,server,nowait" \
         -kernel "$WORK/xen" \
@@ -431,7 +431,7 @@ capture() {
     # interrupt is pending or active in the running vCPU, so when none is, take up to
     # $XEN_ARM_TRIES more streams (the machine runs on between them) and keep the first with a
     # live one; the LR-free first stream is kept either way as vgic-at-marker.migstream.
-    local try=0 tries=${XEN_ARM_TRIES:-8} live
+    local try=0 tries=${XEN_ARM_TRIES:-24} live
     while :; do
         hmp_snapshot "$port" "$OUT/vgic.migstream" >&2 || fail_capture "HMP stop/migrate/cont"
         stream_lrs "$OUT/vgic.migstream" > "$OUT/stream-lrs.txt" || fail_capture "cannot read the list registers from the stream"
