@@ -107,10 +107,14 @@ lib_closure() {
     done
 }
 
+# Builds hold $WORK/.lock exclusively and then keep it shared, so a capture's QEMU never reads
+# images another process is rewriting (the lock lasts until this script exits).
 build() {
     phase build-fetch
-    ensure_arch
     mkdir -p "$WORK"
+    exec 8>"$WORK/.lock"
+    timeout 1800 flock -x 8 || die "cannot lock $WORK/.lock"
+    ensure_arch
     fetch_debs
     local stamp
     stamp=$( (cat "$WORK/debs.list"; sed -n '/^# BUILD-INPUTS-BEGIN/,/^# BUILD-INPUTS-END/p' "$0"
@@ -118,6 +122,7 @@ build() {
     if [ -f "$WORK/built.stamp" ] && [ "$(cat "$WORK/built.stamp")" = "$stamp" ] &&
        [ -s "$WORK/dom0.cpio.gz" ] && [ -s "$WORK/xen" ] && [ -s "$WORK/Image" ] && [ -s "$WORK/guest.tar" ]; then
         log "build: up to date ($stamp)"
+        flock -s 8
         return
     fi
     rm -f "$WORK/built.stamp"
@@ -127,6 +132,7 @@ build() {
     while read -r f; do dpkg -x "$DEBS/$f" "$WORK/root"; done < "$WORK/debs.list"
     build_images
     echo "$stamp" > "$WORK/built.stamp"
+    flock -s 8
     log "build: done ($stamp)"
 }
 
@@ -149,7 +155,7 @@ build_images() {
     local g=$WORK/guestroot
     rm -rf "$g"; mkdir -p "$g"/{bin,dev,proc,sys}
     put bin/busybox "$g"
-    sudo_mknod "$g"
+    make_dev_nodes "$g"
     cat > "$g/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -169,7 +175,7 @@ EOF
     rm -rf "$d"; mkdir -p "$d"/{bin,dev,proc,sys,tmp,run,var/log/xen,var/lib/xen,out,guest,modules}
     ln -s ../run "$d/var/run"
     put bin/busybox "$d"
-    sudo_mknod "$d"
+    make_dev_nodes "$d"
     bins="usr/lib/xen-4.17/bin/xl usr/lib/xen-4.17/bin/xen-init-dom0 usr/lib/xen-4.17/bin/xenstored usr/lib/xen-4.17/bin/xenconsoled
           usr/bin/xenstore-ls usr/bin/xenstore-read usr/bin/xenstore-write"
     for f in $bins; do [ -e "$WORK/root/$f" ] || die "missing $f"; put "$f" "$d"; done
@@ -267,7 +273,7 @@ EOF
 }
 # BUILD-INPUTS-END
 
-sudo_mknod() {
+make_dev_nodes() {
     mknod -m 600 "$1/dev/console" c 5 1
     mknod -m 666 "$1/dev/null" c 1 3
 }
@@ -412,7 +418,7 @@ capture() {
     port=$(free_port)
     timeout 900 qemu-system-aarch64 \
         -M virt,gic-version=3,virtualization=on -cpu max -accel tcg,thread=multi \
-        -m "$MACHINE_MEM" -smp 2 -display none -no-reboot \
+        -m "$MACHINE_MEM" -smp 2 -display none -no-reboot -net none \
         -serial "file:$OUT/serial.log" \
         -monitor "tcp:127.0.0.1:$port,server,nowait" \
         -kernel "$WORK/xen" \
@@ -431,7 +437,7 @@ capture() {
     # interrupt is pending or active in the running vCPU, so when none is, take up to
     # $XEN_ARM_TRIES more streams (the machine runs on between them) and keep the first with a
     # live one; the LR-free first stream is kept either way as vgic-at-marker.migstream.
-    local try=0 tries=${XEN_ARM_TRIES:-8} live
+    local try=0 tries=${XEN_ARM_TRIES:-24} live
     while :; do
         hmp_snapshot "$port" "$OUT/vgic.migstream" >&2 || fail_capture "HMP stop/migrate/cont"
         stream_lrs "$OUT/vgic.migstream" > "$OUT/stream-lrs.txt" || fail_capture "cannot read the list registers from the stream"
