@@ -80,11 +80,17 @@ uninstall:
 bench:
 	$(SWIFT) run -c release --package-path Benchmarks vmi-bench
 
-lab:
-	@echo "lab: no lab yet"
+# The lab (Tests/Lab): real Xen and QEMU guests built from Debian packages, cached in
+# $(VMI_LAB_CACHE) (default .lab/). `make lab` builds the images; `make lab-test` boots them and
+# runs the live tests (suites that skip outside the lab).
+export VMI_LAB_CACHE ?= $(CURDIR)/.lab
+QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GICLabTests
 
-lab-test:
-	@echo "lab-test: no lab yet"
+lab:
+	Tests/Lab/qemu/build-images.sh
+
+lab-test: lab
+	Tests/Lab/qemu/with-guests.sh $(SWIFT) test --skip-build --filter '$(QEMU_LAB_SUITES)'
 
 clean:
 	rm -rf .build Benchmarks/.build
