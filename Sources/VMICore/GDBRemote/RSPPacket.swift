@@ -41,6 +41,11 @@ public enum RSP {
     /// Undoes escapes and run-length encoding of a received payload (checksum already checked).
     /// The expansion is bounded by `limit` bytes: a run that would exceed it is an error.
     public static func decodeBody(_ raw: ArraySlice<UInt8>, limit: Int) throws -> [UInt8] {
+        // Most packets (hex memory and registers) have neither escapes nor runs: copy them whole.
+        if !raw.contains(where: { $0 == UInt8(ascii: "}") || $0 == UInt8(ascii: "*") }) {
+            guard raw.count <= limit else { throw RSPError.oversized(limit) }
+            return Array(raw)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(min(raw.count, limit))
         var i = raw.startIndex
