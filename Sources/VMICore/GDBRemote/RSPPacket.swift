@@ -10,7 +10,10 @@
 /// replies). `+`/`-` acknowledge a packet; `%...#cs` is a notification; 0x03 is an interrupt.
 public enum RSP {
     /// Payload bytes that must be escaped when we send them: the framing characters and `*`.
-    static let mustEscape: Set<UInt8> = [UInt8(ascii: "$"), UInt8(ascii: "#"), UInt8(ascii: "}"), UInt8(ascii: "*")]
+    @inline(__always)
+    static func mustEscape(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: "$") || b == UInt8(ascii: "#") || b == UInt8(ascii: "}") || b == UInt8(ascii: "*")
+    }
 
     public static func checksum<C: Collection>(_ bytes: C) -> UInt8 where C.Element == UInt8 {
         var sum: UInt8 = 0
@@ -23,7 +26,7 @@ public enum RSP {
         var body: [UInt8] = []
         body.reserveCapacity(payload.count + 8)
         for b in payload {
-            if mustEscape.contains(b) {
+            if mustEscape(b) {
                 body.append(UInt8(ascii: "}"))
                 body.append(b ^ 0x20)
             } else {
