@@ -11,21 +11,27 @@ import VMICore
 /// Both loops step vCPU 0 and read its registers after each step (`vCont;s:p1.1` then `g`), as
 /// any step tracer must; the raw loop also runs without `g` to show the round-trip floor.
 /// Rounds alternate raw and driver so drift in the guest or the machine hits both alike.
-public func benchGDBStep(host: String, port: UInt16, steps: Int = 500, rounds: Int = 9) throws {
+public func benchGDBStep(host: String, port: UInt16, steps: Int = 400, rounds: Int = 11) throws {
     let target = TargetAddress.gdb(.tcp(host: host, port: port))
     var rawWithG: [Double] = []
     var rawStepOnly: [Double] = []
     var driver: [Double] = []
+    var driverCPU = 0.0
+    var rawCPU = 0.0
     for _ in 0..<rounds {
         rawStepOnly.append(try RawRSPLoop.stepsPerSecond(host: host, port: port, steps: steps, readRegisters: false))
+        let rawCPU0 = processCPUSeconds()
         rawWithG.append(try RawRSPLoop.stepsPerSecond(host: host, port: port, steps: steps, readRegisters: true))
+        rawCPU += processCPUSeconds() - rawCPU0
         let t = try openTarget(target, options: AttachOptions(timeoutSeconds: 10))
         defer { t.close() }
         let session = try t.require(SingleStepper.self, to: "single-step").beginStepping(
             vcpu: 0, options: ListenOptions())
         let start = monotonicSeconds()
+        let cpu0 = processCPUSeconds()
         for _ in 0..<steps { _ = try session.step() }
         driver.append(Double(steps) / (monotonicSeconds() - start))
+        driverCPU += processCPUSeconds() - cpu0
         session.end()
     }
     let best = { (xs: [Double]) in xs.max() ?? 0 }
@@ -37,6 +43,9 @@ public func benchGDBStep(host: String, port: UInt16, steps: Int = 500, rounds: I
     print("  raw RSP loop, vCont;s only:   \(Int(median(rawStepOnly))) / \(Int(best(rawStepOnly)))")
     print("  raw RSP loop, vCont;s + g:    \(Int(median(rawWithG))) / \(Int(best(rawWithG)))")
     print("  driver StepSession.step():    \(Int(median(driver))) / \(Int(best(driver)))")
+    let perStep = { (cpu: Double) in String(format: "%.1f us", cpu / Double(rounds * steps) * 1e6) }
+    print("  CPU per step (user + sys):    raw (s + g) \(perStep(rawCPU)) (with connect), driver \(perStep(driverCPU))")
+    print("  per-round driver / raw (s + g): " + ratios.map(percent).joined(separator: " "))
     print(
         "  driver / raw (s + g):         median of rounds \(percent(median(ratios))), best / best "
             + "\(percent(best(driver) / best(rawWithG))) (target >= 95%)")
@@ -65,6 +74,12 @@ func benchGDBMemory(_ target: TargetAddress) throws {
         "gdb memory reads (\(gdb.readChunk) bytes per m packet, PacketSize \(gdb.packetSize)): "
             + "virtual \(String(format: "%.2f", virt)) MB/s at 0x\(String(base, radix: 16)), "
             + "physical \(String(format: "%.2f", phys)) MB/s at 0x\(String(ram, radix: 16))")
+}
+
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }

@@ -147,7 +147,11 @@ import Testing
             c.sendRaw("$" + String(repeating: "a", count: 1_100_000))
             _ = c.readPacket(timeout: 3)
         }
-        expectError("\(stub.target): the stub sent a packet larger than 1048576 bytes") { _ = try open(stub) }
+        // A megabyte takes a while in a debug build on a loaded machine: a generous timeout,
+        // still bounded.
+        expectError("\(stub.target): the stub sent a packet larger than 1048576 bytes", within: 10) {
+            _ = try open(stub, timeout: 8)
+        }
         stub.finish()
     }
 
@@ -356,6 +360,24 @@ import Testing
         expected.replaceSubrange((17 * 16)..<(17 * 16 + 8), with: "46020000")
         #expect(g == "G" + String(expected))
         #expect(stub.packets.filter { $0.hasPrefix("P") }.count == 1)  // asked once, then G
+    }
+
+    /// `--event singlestep`: one event per instruction of the chosen vCPU, then the guest runs.
+    @Test func singlestepEvents() throws {
+        let q = try qemu()
+        let stub = try FakeGDBStub { c in q.serve(c) }
+        let t = try open(stub)
+        var events: [VMEvent] = []
+        try t.listen([try EventSpec(parsing: "singlestep")], options: ListenOptions(vcpu: 0)) { e in
+            events.append(e)
+            return events.count == 3 ? .stop : .next
+        }
+        #expect(events.map(\.kind) == ["singlestep", "singlestep", "singlestep"])
+        #expect(events.first?.value("rip") == .hex(0xffff_ffff_8100_1000))
+        t.close()
+        stub.finish()
+        #expect(stub.packets.filter { $0 == "vCont;s:p1.1" }.count == 3)
+        #expect(stub.packets.contains("vCont;c") && stub.packets.last == "D;1")
     }
 
     @Test func stopRequestEndsALongWait() throws {

@@ -65,6 +65,18 @@ import Testing
         #expect(values[0] == 1 && values[16] == 0xffff_ffff_81a0_1000 && values[17] == 0x246)
         #expect(values[18] == nil)
         #expect(throws: RSPError.self) { try map.decodeG(Array("012".utf8)) }
+        // The step path: a short block goes through the general decoder, same names and values.
+        let core = try map.decodeCore(Array(g.utf8))
+        #expect(
+            core.names == [
+                "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
+                "r13", "r14", "r15", "rip", "rflags",
+            ])
+        #expect(core["rax"] == 1 && core["rflags"] == 0x246)
+        let full = g + String(repeating: "0", count: 2000)
+        let fast = try map.decodeCore(Array(full.utf8))
+        #expect(fast["rip"] == 0xffff_ffff_81a0_1000 && fast["cr3"] == 0 && fast.names.count == 33)
+        #expect(Array(fast.names.prefix(18)) == core.names)
     }
 
     /// Damaged copies of the real descriptions parse or fail with RSPError: never a crash or a hang.

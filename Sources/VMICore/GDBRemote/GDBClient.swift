@@ -124,8 +124,9 @@ final class GDBClient {
         guard !RSP.isError(g) else {
             throw VMIError("\(target): cannot read registers: the stub replied \(RSP.describe(g))")
         }
+        if coreOnly { return try parse { try map.decodeCore(g) } }
         var values = try parse { try map.decodeG(g) }
-        if !coreOnly {
+        do {
             let missing = map.entries.map(\.register.regnum).filter { values[$0] == nil }
             for (regnum, reply) in zip(missing, try requestAll(missing.map { "p\(RSP.hex(UInt64($0)))" })) {
                 guard !reply.isEmpty, !RSP.isError(reply) else { continue }  // not readable here: leave it out

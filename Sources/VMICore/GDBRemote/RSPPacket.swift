@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The GDB remote serial protocol's framing, as pure functions over bytes.
 ///
 /// A packet is `$payload#cs`, `cs` the modulo-256 sum of the payload bytes as two hex digits
@@ -6,7 +10,10 @@
 /// replies). `+`/`-` acknowledge a packet; `%...#cs` is a notification; 0x03 is an interrupt.
 public enum RSP {
     /// Payload bytes that must be escaped when we send them: the framing characters and `*`.
-    static let mustEscape: Set<UInt8> = [UInt8(ascii: "$"), UInt8(ascii: "#"), UInt8(ascii: "}"), UInt8(ascii: "*")]
+    @inline(__always)
+    static func mustEscape(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: "$") || b == UInt8(ascii: "#") || b == UInt8(ascii: "}") || b == UInt8(ascii: "*")
+    }
 
     public static func checksum<C: Collection>(_ bytes: C) -> UInt8 where C.Element == UInt8 {
         var sum: UInt8 = 0
@@ -19,7 +26,7 @@ public enum RSP {
         var body: [UInt8] = []
         body.reserveCapacity(payload.count + 8)
         for b in payload {
-            if mustEscape.contains(b) {
+            if mustEscape(b) {
                 body.append(UInt8(ascii: "}"))
                 body.append(b ^ 0x20)
             } else {
@@ -41,6 +48,11 @@ public enum RSP {
     /// Undoes escapes and run-length encoding of a received payload (checksum already checked).
     /// The expansion is bounded by `limit` bytes: a run that would exceed it is an error.
     public static func decodeBody(_ raw: ArraySlice<UInt8>, limit: Int) throws -> [UInt8] {
+        // Most packets (hex memory and registers) have neither escapes nor runs: copy them whole.
+        if !raw.contains(where: { $0 == UInt8(ascii: "}") || $0 == UInt8(ascii: "*") }) {
+            guard raw.count <= limit else { throw RSPError.oversized(limit) }
+            return Array(raw)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(min(raw.count, limit))
         var i = raw.startIndex
@@ -133,6 +145,16 @@ public struct RSPDecoder {
         buffer.append(contentsOf: bytes)
     }
 
+    /// memchr(3): a megabyte of packet body is scanned in microseconds, even in a debug build.
+    static func find(_ byte: UInt8, in buffer: [UInt8], from: Int) -> Int? {
+        guard from < buffer.count else { return nil }
+        return buffer.withUnsafeBufferPointer { b -> Int? in
+            let base = UnsafeRawPointer(b.baseAddress!)
+            guard let hit = memchr(base + from, Int32(byte), b.count - from) else { return nil }
+            return UnsafeRawPointer(hit) - base
+        }
+    }
+
     /// Bytes received but not yet framed.
     public var pending: Int { buffer.count - start }
 
@@ -149,7 +171,7 @@ public struct RSPDecoder {
                 start += 1
                 return .nack
             case UInt8(ascii: "$"), UInt8(ascii: "%"):
-                guard let hash = buffer[max(start + 1, scanned)...].firstIndex(of: UInt8(ascii: "#")) else {
+                guard let hash = Self.find(UInt8(ascii: "#"), in: buffer, from: max(start + 1, scanned)) else {
                     scanned = buffer.count
                     if buffer.count - start > maxPacket + 3 { throw RSPError.oversized(maxPacket) }
                     return nil

@@ -9,6 +9,8 @@
 final class RSPTransport {
     private(set) var fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 65536)
+    /// The socket and the stop descriptor, for poll(2); kept to spare an allocation per wait.
+    private var pollSet = [pollfd](repeating: pollfd(), count: 2)
 
     enum Wait: Equatable {
         case data(Int)
@@ -164,7 +166,8 @@ final class RSPTransport {
     }
 
     private func wait(events: Int16, deadline: Double?, stopFD: Int32) throws -> Wait {
-        var fds = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+        pollSet[0] = pollfd(fd: fd, events: events, revents: 0)
+        pollSet[1] = pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)
         let count: nfds_t = stopFD >= 0 ? 2 : 1
         while true {
             var ms: Int32 = 60_000
@@ -173,13 +176,13 @@ final class RSPTransport {
                 if left <= 0 { throw RSPError.timedOut(0) }
                 ms = Int32(min(left * 1000, 60_000).rounded(.up))
             }
-            fds[0].revents = 0
-            fds[1].revents = 0
-            let n = poll(&fds, count, ms)
+            pollSet[0].revents = 0
+            pollSet[1].revents = 0
+            let n = poll(&pollSet, count, ms)
             if n < 0 && errno == EINTR { continue }
             if n < 0 { throw RSPError.closed }
-            if count == 2 && fds[1].revents & Int16(POLLIN) != 0 { return .stopRequested }
-            if fds[0].revents != 0 { return .data(0) }
+            if count == 2 && pollSet[1].revents & Int16(POLLIN) != 0 { return .stopRequested }
+            if pollSet[0].revents != 0 { return .data(0) }
         }
     }
 }

@@ -18,6 +18,12 @@ public struct RegisterMap: Sendable {
     /// Every register of the description in regnum order (to walk a `g` reply).
     public let all: [TargetDescription.Register]
     private let byName: [String: Int]
+    /// Reported registers of the `g` block: where each sits in the reply, in hex digits.
+    private let coreSlots: [(name: String, offset: Int, digits: Int)]
+    /// The `g` block's registers with zero values: a step copies it and fills in the values
+    /// (no name is inserted, so no dictionary grows, per step).
+    private let coreTemplate: RegisterSet
+    private let coreDigits: Int
 
     public init(_ desc: TargetDescription) throws {
         guard let arch = desc.arch else {
@@ -33,6 +39,41 @@ public struct RegisterMap: Sendable {
         }
         entries = out
         byName = Dictionary(uniqueKeysWithValues: out.enumerated().map { ($1.name, $0) })
+        var offsets: [Int: Int] = [:]
+        var off = 0
+        for (i, r) in all.enumerated() {
+            guard r.regnum == i, r.bitsize % 8 == 0 else { break }
+            offsets[r.regnum] = off
+            off += r.bitsize / 4
+        }
+        coreSlots = out.compactMap { e in
+            offsets[e.register.regnum].map { (e.name, $0, e.register.bitsize / 4) }
+        }
+        var template = RegisterSet(arch: arch, vcpu: 0)
+        for slot in coreSlots { template[slot.name] = 0 }
+        coreTemplate = template
+        coreDigits = coreSlots.map { $0.offset + $0.digits }.max() ?? 0
+    }
+
+    /// The reported registers of a `g` reply (what a step needs). Falls back to the general
+    /// decoder when the block is shorter than the description or has unavailable (`xx`) values.
+    public func decodeCore(_ reply: [UInt8]) throws -> RegisterSet {
+        if reply.count >= coreDigits && reply.count % 2 == 0 {
+            var set = coreTemplate
+            var complete = true
+            for slot in coreSlots {
+                guard let v = Self.littleEndian(reply[slot.offset..<(slot.offset + slot.digits)]) else {
+                    complete = false
+                    break
+                }
+                set[slot.name] = v
+            }
+            if complete { return set }
+        }
+        let values = try decodeG(reply)
+        var set = RegisterSet(arch: arch, vcpu: 0)
+        for e in entries { if let v = values[e.register.regnum] { set[e.name] = v } }
+        return set
     }
 
     static func reported(_ r: TargetDescription.Register) -> Bool {
