@@ -428,7 +428,7 @@ cmd_fixtures() {
     [ -s "$src/pvguest.core" ] || die "fixtures: no PV dump was made (see $out)"
     mkdir -p "$dst"
     local f
-    for f in xenctx.txt xenctx-d-banner.txt lsevtchn.txt debug-keys-e.txt xl-list-l.json symbols.txt xl-info.txt; do
+    for f in xenctx.txt lsevtchn.txt debug-keys-e.txt xl-list-l.json symbols.txt xl-info.txt; do
         [ -e "$src/$f" ] && cp "$src/$f" "$dst/pvguest.$f"
     done
     log "compressing the PV dump ($(stat -c %s "$src/pvguest.core") bytes)"
