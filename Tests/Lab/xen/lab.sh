@@ -23,6 +23,13 @@ T_PLAN=${VMI_XEN_LAB_PLAN_TIMEOUT:-180}       # default per plan (a plan may say
 T_SHUTDOWN=${VMI_XEN_LAB_SHUTDOWN_TIMEOUT:-180} # plans done -> results written -> QEMU exit
 T_FETCH=${VMI_XEN_LAB_FETCH_TIMEOUT:-600}     # apt-get download
 T_SWIFT=${VMI_XEN_LAB_SWIFT_TIMEOUT:-3600}    # swift build of the tools
+# CPU: -smap or dom0 crashes at once (#PF in d0v0). -xsave,-avx,-avx2: with XSAVE/AVX offered,
+# dom0 and guest processes died at random (busybox, xl segfaulting on garbage pointers, glibc
+# "malloc(): unsorted double linked list corrupted"): vCPU extended state does not survive
+# Xen's context switches under QEMU 7.2's TCG; without XSAVE Xen falls back to FXSAVE.
+# Single-threaded TCG: faster than thread=multi on a loaded 2-core host.
+CPU=${VMI_XEN_LAB_CPU:-max,-smap,-xsave,-avx,-avx2}
+ACCEL=${VMI_XEN_LAB_ACCEL:-tcg,thread=single}
 
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -295,13 +302,13 @@ cmd_run() {
     trap 'log "interrupted"; cleanup; exit 130' INT TERM HUP
     case "$images$RUN_DIR" in *,*) die "run: the cache path may not contain a comma (QEMU module list)" ;; esac
 
-    # Input disk: a tar of lab.env, plans/, tools/ (dom0 overwrites it with a cpio of results).
+    # Input: a tar of lab.env, plans/, tools/.
     local in=$RUN_DIR/in plans_total=0 p
     mkdir -p "$in/plans" "$in/tools/bin" "$in/tools/lib"
     for p in "$plan_dir"/*.sh; do
         [ -e "$p" ] || continue
         cp "$p" "$in/plans/"
-        plans_total=$((plans_total + $(plan_timeout "$p") + 5))
+        plans_total=$((plans_total + $(plan_timeout "$p") + 90))
     done
     [ "$(ls "$in/plans" | wc -l)" -gt 0 ] || die "run: no *.sh plan in $plan_dir"
     local tool line lib
@@ -316,8 +323,10 @@ cmd_run() {
         done < <(ldd "$tools/$tool")
     done
     printf 'GUESTS_TIMEOUT=%s\nPLAN_TIMEOUT=%s\n' "$T_GUESTS" "$T_PLAN" >"$in/lab.env"
-    local disk=$RUN_DIR/disk.img
-    tar -c -f "$disk" --numeric-owner -C "$in" .
+    # Two disks: vda holds exactly the input tar (busybox tar reads a device to its end), vdb is
+    # an empty sparse disk dom0 writes the results to.
+    local input=$RUN_DIR/input.tar disk=$RUN_DIR/results.img
+    tar -c -f "$input" --numeric-owner -C "$in" .
     truncate -s 2G "$disk"
     rm -rf "$in"
 
@@ -325,13 +334,13 @@ cmd_run() {
     : >"$CONSOLE"
     local total=$((T_BOOT + T_GUESTS + plans_total + T_SHUTDOWN))
     local xen_args="console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=2 loglvl=all guest_loglvl=all conring_size=4M"
-    local dom0_args="console=hvc0 earlyprintk=xen rdinit=/init loglevel=4"
+    local dom0_args="console=hvc0 earlyprintk=xen rdinit=/init loglevel=4 print-fatal-signals=1"
     t=$(now)
     timeout -s KILL "$total" qemu-system-x86_64 \
-        -accel tcg,thread=multi -cpu max,-smap -m 3072 -smp 2 \
+        -accel "$ACCEL" -cpu "$CPU" -m 3072 -smp 2 \
         -kernel "$images/xen.elf" -append "$xen_args" \
         -initrd "$images/vmlinuz $dom0_args,$images/dom0.cpio.gz" \
-        -drive "file=$disk,format=raw,if=virtio" \
+        -drive "file=$input,format=raw,if=virtio,readonly=on" -drive "file=$disk,format=raw,if=virtio" \
         -nodefaults -serial "file:$CONSOLE" -display none -vga none -net none -monitor none \
         -parallel none -no-reboot </dev/null >"$RUN_DIR/qemu.out" 2>&1 &
     QEMU_PID=$!
@@ -350,7 +359,8 @@ cmd_run() {
         [ -e "$p" ] || continue
         name=$(basename "$p" .sh)
         t=$(now)
-        await "plan $name" "^LAB: plan-end $name " "$(($(plan_timeout "$p") + 30))"
+        # dom0 kills a plan at its timeout; the host waits longer so that dom0 gets to report it.
+        await "plan $name" "^LAB: plan-end $name " "$(($(plan_timeout "$p") + 90))"
         phase_done "plan $name" "$t"
     done
     t=$(now)
@@ -418,7 +428,7 @@ cmd_fixtures() {
     [ -s "$src/pvguest.core" ] || die "fixtures: no PV dump was made (see $out)"
     mkdir -p "$dst"
     local f
-    for f in xenctx.txt xenctx-d-banner.txt lsevtchn.txt debug-keys-e.txt xl-list-l.json symbols.txt xl-info.txt; do
+    for f in xenctx.txt lsevtchn.txt debug-keys-e.txt xl-list-l.json symbols.txt xl-info.txt; do
         [ -e "$src/$f" ] && cp "$src/$f" "$dst/pvguest.$f"
     done
     log "compressing the PV dump ($(stat -c %s "$src/pvguest.core") bytes)"
