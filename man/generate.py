@@ -36,9 +36,14 @@ def sections(text):
 
 def wrap_text(lines):
     """Wraps plain text lines at 78 columns, one sentence per line (mandoc's style rules)."""
-    out = []
+    out, literal = [], False
     for line in lines:
-        if line.startswith(".") or not line.strip():
+        # Literal displays (.Bd -literal ... .Ed) keep their lines and indentation as written.
+        if line.startswith(".Bd") and "-literal" in line.split():
+            literal = True
+        elif line.startswith(".Ed"):
+            literal = False
+        if literal or line.startswith(".") or not line.strip():
             out.append(line)
             continue
         for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", line.strip()):
