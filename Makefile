@@ -85,12 +85,23 @@ bench:
 # runs the live tests (suites that skip outside the lab).
 export VMI_LAB_CACHE ?= $(CURDIR)/.lab
 QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GICLabTests
+XEN_LAB_SUITES := XenLabTests|XenLiveTests|XenEventsLabTests
+XEN_LAB_OUT := $(CURDIR)/.build/xen-lab
 
 lab:
 	Tests/Lab/qemu/build-images.sh
+	Tests/Lab/xen/lab.sh build
 
-lab-test: lab
+# One boot of each lab: the QEMU guests serve the gdb/GIC suites live; the Xen lab runs every
+# plan in dom0 (with the release tools) and the Xen suites check what the plans brought back.
+lab-test: lab release
 	Tests/Lab/qemu/with-guests.sh $(SWIFT) test --skip-build --filter '$(QEMU_LAB_SUITES)'
+	rm -rf $(XEN_LAB_OUT)
+	status=0; \
+	VMI_LAB_TOOLS=$(CURDIR)/$(RELEASE_BIN) Tests/Lab/xen/lab.sh run --plan-dir Tests/Lab/xen/plans \
+		--out $(XEN_LAB_OUT) || status=$$?; \
+	VMI_XEN_LAB_OUT=$(XEN_LAB_OUT) $(SWIFT) test --skip-build --filter '$(XEN_LAB_SUITES)' || status=1; \
+	exit $$status
 
 clean:
 	rm -rf .build Benchmarks/.build

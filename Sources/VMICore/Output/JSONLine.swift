@@ -90,27 +90,24 @@ public struct JSONLine {
     /// `"key":[...]` of hex strings.
     @inlinable
     public mutating func field(_ key: StaticString, hexArray values: some Collection<UInt64>) {
-        appendKey(key)
-        bytes.append(UInt8(ascii: "["))
-        var first = true
-        for v in values {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-            appendHexString(v)
-        }
-        bytes.append(UInt8(ascii: "]"))
+        appendArray(key, values) { $0.appendHexString($1) }
     }
 
     /// `"key":[...]` of numbers.
     @inlinable
     public mutating func field(_ key: StaticString, intArray values: some Collection<Int>) {
+        appendArray(key, values) { $0.appendDecimal($1) }
+    }
+
+    @inlinable
+    mutating func appendArray<C: Collection>(_ key: StaticString, _ values: C, _ element: (inout JSONLine, C.Element) -> Void) {
         appendKey(key)
         bytes.append(UInt8(ascii: "["))
         var first = true
         for v in values {
             if !first { bytes.append(UInt8(ascii: ",")) }
             first = false
-            appendDecimal(v)
+            element(&self, v)
         }
         bytes.append(UInt8(ascii: "]"))
     }
