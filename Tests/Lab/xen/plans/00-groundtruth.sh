@@ -79,7 +79,7 @@ head -n 15 "$OUT/xen-access-cpuid.txt"
 echo "... $(grep -c -i cpuid "$OUT/xen-access-cpuid.txt") lines mention CPUID"
 if grep -qi 'cpuid' "$OUT/xen-access-cpuid.txt"; then check xen-access-cpuid ok; else check xen-access-cpuid "no CPUID events"; fi
 
-# Seen on every run so far: the PVH guest's kernel panics soon after xen-access's CPUID
+# Seen on 3 of 4 runs: the PVH guest's kernel panicked soon after xen-access's CPUID
 # monitoring ("ENTRY_TRAMPOLINE stack guard page was hit"). Recorded, not failed; the guest is
 # re-created so that later plans find both guests running.
 section "$PVH_NAME after xen-access"
