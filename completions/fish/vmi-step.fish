@@ -20,7 +20,7 @@ function __vmi-step_parse_tokens -S
     set -l unparsed_tokens (__vmi-step_tokens -pc)
     switch $unparsed_tokens[1]
     case 'vmi-step'
-        __vmi-step_parse_subcommand 1 'wait=' 'stub-timeout=' 'vcpu=' 'count=' 'timeout=' 'force' 'until=' 'regs=' 'version' 'h/help'
+        __vmi-step_parse_subcommand 1 'wait=' 'stub-timeout=' 'vcpu=' 'count=' 'timeout=' 'force' 'until=' 'regs=' 'i/interactive' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __vmi-step_parse_subcommand -r 1 'version'
@@ -85,6 +85,7 @@ complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_opti
 complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_options "vmi-step" force' -l 'force' -d 'Reclaim a monitor left behind by a killed listener (Xen).'
 complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_options "vmi-step" until' -l 'until' -d 'Run to this address first, then step.' -rfka ''
 complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_options "vmi-step" regs' -l 'regs' -d 'Registers in each record: changed (since the previous step) or all.' -rfka 'changed all'
+complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_options "vmi-step" i interactive' -s 'i' -l 'interactive' -d 'Read commands (step, continue, regs, mem, break, ...) from stdin.'
 complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_options "vmi-step" version' -l 'version' -d 'Show the version.'
 complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_flags_or_options "vmi-step" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'vmi-step' -n '__vmi-step_should_offer_completions_for_positional "vmi-step" -eq 1' -fa 'help' -d 'Show subcommand help information.'
