@@ -45,7 +45,7 @@ bg() {
     echo "$c: exit $(cat "$OUT/$c.exit") after SIG$sig, $(wc -l <"$OUT/$c.json") records"
 }
 
-grep -m1 '^sym .* _text$' "$LOG" >"$OUT/guest-text.txt"
+tr -d '\r' <"$LOG" | grep -m1 '^sym .* _text$' >"$OUT/guest-text.txt"
 grep -E ' (_text|hrtimer_nanosleep|__x64_sys_clock_nanosleep|__x64_sys_execve)$' /proc/kallsyms >"$OUT/dom0-kallsyms.txt"
 
 run cr3 "$D" --event cr3 --count 20
@@ -65,7 +65,7 @@ monitor_free multi
 
 # A kernel function the guest calls all the time (nanosleep: cpuid-loop and the tick loop).
 # The guest runs with nokaslr, as dom0 (PV) does: the same kernel has the same addresses.
-gtext=$(tr -d '\r' <"$OUT/guest-text.txt" | awk '{ print $2 }')
+gtext=$(awk '{ print $2 }' "$OUT/guest-text.txt")
 dtext=$(awk '$3 == "_text" { print $1 }' "$OUT/dom0-kallsyms.txt")
 fn=$(awk '$3 == "hrtimer_nanosleep" { print $1 }' "$OUT/dom0-kallsyms.txt")
 echo "guest _text=$gtext dom0 _text=$dtext hrtimer_nanosleep=$fn"
