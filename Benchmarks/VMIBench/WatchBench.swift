@@ -84,9 +84,11 @@ func benchWatchPerEvent() {
     let n = 1_000_000  // a multiple of the ring size
     let (wall, cpu) = run(n)
     let perEvent = cpu / Double(n) * 1e9
-    print("watch: \(n) events (ring slot -> decode -> answer -> JSON line written): "
-        + "\(Int(perEvent.rounded())) ns/event CPU, \(Int((wall / Double(n) * 1e9).rounded())) ns/event wall "
-        + "(target <= 1000 ns) " + (perEvent <= 1000 ? "ok" : "SLOW"))
+    report("watch", [
+        ("events", "\(n)"), ("ns_per_event_cpu", "\(Int(perEvent.rounded()))"),
+        ("ns_per_event_wall", "\(Int((wall / Double(n) * 1e9).rounded()))"), ("target_ns", "1000"),
+        ("ok", perEvent <= 1000 ? "yes" : "no"),
+    ])
 }
 #else
 func benchWatchPerEvent() {

@@ -63,13 +63,19 @@ struct StepCommand: ParsableCommand {
             let out = OutputWriter(mode: .perRecord)
             try Signals.guarded {
                 let options = stream.listenOptions()
-                let session = try stepper.beginStepping(vcpu: stream.vcpu ?? 0, options: options)
-                defer { session.end() }
-                if isInteractive {
-                    try console(session, identity: stepper.recordIdentity, out: out)
-                } else {
-                    try StepStream(session: session, identity: stepper.recordIdentity, out: out, allRegisters: regs == .all)
-                        .run(until: until.flatMap(parseUInt64), count: stream.count, deadline: options.deadline)
+                do {
+                    let session = try stepper.beginStepping(vcpu: stream.vcpu ?? 0, options: options)
+                    defer { session.end() }
+                    if isInteractive {
+                        try console(session, identity: stepper.recordIdentity, out: out)
+                    } else {
+                        try StepStream(session: session, identity: stepper.recordIdentity, out: out,
+                            allRegisters: regs == .all)
+                            .run(until: until.flatMap(parseUInt64), count: stream.count, deadline: options.deadline)
+                    }
+                } catch is StopRequested {
+                    // A signal or --timeout before the first stop: a normal end (Signals.check
+                    // below turns a signal into its exit status).
                 }
             }
             try Signals.check()

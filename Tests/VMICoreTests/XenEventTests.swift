@@ -265,3 +265,15 @@ import Glibc
     }
 }
 #endif
+
+#if canImport(CXen)
+@Suite struct TrapFlagHazardLengthTests {
+    @Test func lengthsIncludePrefixes() {
+        #expect(TrapFlagHazard.length([0x0f, 0xa2]) == 2)
+        #expect(TrapFlagHazard.length([0x66, 0x0f, 0xa2]) == 3)
+        #expect(TrapFlagHazard.length([0xf4]) == 1)
+        #expect(TrapFlagHazard.length([0x90]) == nil)
+        #expect(TrapFlagHazard.prefixLength([0xf3, 0x48, 0xa5]) == 2)
+    }
+}
+#endif

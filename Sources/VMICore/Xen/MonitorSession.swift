@@ -35,7 +35,9 @@ final class MonitorSession {
     init(target: XenDomainTarget, force: Bool) throws {
         self.target = target
         ring = try target.xen("enable the vm_event monitor") {
-            try MonitorRing(control: target.control, domid: target.domid, label: target.label, force: force)
+            // "domain web01", "domain 7": a possessive reads badly after the quoted form of `label`.
+            try MonitorRing(control: target.control, domid: target.domid, label: "domain \(target.address.xenLabel)",
+                force: force)
         }
         do {
             breakpoints = try SoftwareBreakpoints(control: target.control, domid: target.domid)

@@ -11,7 +11,8 @@ public enum TrapFlagHazard: Equatable, Sendable {
     /// Another intercepted instruction of `length` bytes.
     case completedByXen(length: Int)
 
-    public static func classify(_ bytes: [UInt8]) -> TrapFlagHazard? {
+    /// Legacy and REX prefix bytes before the opcode.
+    public static func prefixLength(_ bytes: [UInt8]) -> Int {
         var i = 0
         while i < min(bytes.count, 14) {
             let b = bytes[i]
@@ -22,6 +23,20 @@ public enum TrapFlagHazard: Equatable, Sendable {
             }
             break
         }
+        return i
+    }
+
+    /// The instruction's length when it is one Xen completes itself (CPUID included), else nil.
+    public static func length(_ bytes: [UInt8]) -> Int? {
+        switch classify(bytes) {
+        case .completedByXen(let n)?: return n
+        case .cpuid?: return prefixLength(bytes) + 2
+        case nil: return nil
+        }
+    }
+
+    public static func classify(_ bytes: [UInt8]) -> TrapFlagHazard? {
+        let i = prefixLength(bytes)
         guard i < bytes.count else { return nil }
         let op = bytes[i]
         func at(_ k: Int) -> UInt8? { i + k < bytes.count ? bytes[i + k] : nil }

@@ -52,9 +52,10 @@ final class XenStepSession: StepSession {
         session = try MonitorSession(target: target, force: options.force)
         stepOvers = BreakpointStepOvers(session.breakpoints)
         do {
-            // A sync CPUID monitor: we complete CPUID ourselves, so Xen never injects #DB for
-            // it into a guest running with TF.
-            try session.enable(.cpuid)
+            // No CPUID monitor: CPUID is stepped like the other instructions Xen completes, with
+            // TF clear and a breakpoint after it. (A sync CPUID monitor would let us complete it
+            // ourselves, but in the lab every guest-wide CPUID monitor, xen-access's too, ended
+            // in a guest kernel crash within seconds; see the closing note.)
             try session.enable(.softwareBreakpoint)
             if mtf {
                 mtfActive = true
@@ -120,9 +121,7 @@ final class XenStepSession: StepSession {
             rearmAfterStep = rip
         }
         let stop: vm_event_request_t
-        if !mtf, let insn = try? readVirtual(rip, count: 15),
-            case .completedByXen(let length)? = TrapFlagHazard.classify(insn)
-        {
+        if !mtf, let insn = try? readVirtual(rip, count: 15), let length = TrapFlagHazard.length(insn) {
             // Run it with TF clear and stop right after it on a breakpoint of ours.
             let after = rip &+ UInt64(length)
             try plantTemporary(after)

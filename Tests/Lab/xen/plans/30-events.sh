@@ -1,10 +1,11 @@
 #!/bin/sh
-# lab-timeout: 480
+# lab-timeout: 900
 # vmi-watch against the PVH guest: real events, every exit path, the one-monitor rule.
 # Runs in dom0; env: PV_NAME PVH_NAME PV_DOMID PVH_DOMID OUT. Results in $OUT for
 # Tests/CLITests/XenEventsLabTests.swift: <case>.json (stdout), <case>.err, <case>.exit, and
 # "check NAME: ok|why" lines on stdout. Exit status 0 when every check held.
 status=0
+ulimit -c unlimited
 D=$PVH_DOMID
 LOG=/var/log/xen/console/guest-$PVH_NAME.log
 check() { echo "check $1: $2"; [ "$2" = ok ] || status=1; }
@@ -25,7 +26,7 @@ monitor_free() {
 # run CASE ARGS...: vmi-watch ARGS, stdout/stderr/exit status into $OUT/CASE.*
 run() {
     c=$1; shift
-    timeout 90 vmi-watch "$@" >"$OUT/$c.json" 2>"$OUT/$c.err"
+    timeout 40 vmi-watch "$@" >"$OUT/$c.json" 2>"$OUT/$c.err"
     echo $? >"$OUT/$c.exit"
     echo "$c: exit $(cat "$OUT/$c.exit"), $(wc -l <"$OUT/$c.json") records; $(head -c 300 "$OUT/$c.err")"
 }
@@ -44,7 +45,7 @@ bg() {
     echo "$c: exit $(cat "$OUT/$c.exit") after SIG$sig, $(wc -l <"$OUT/$c.json") records"
 }
 
-grep -m1 '^sym .* _text$' "$LOG" >"$OUT/guest-text.txt"
+tr -d '\r' <"$LOG" | grep -m1 '^sym .* _text$' >"$OUT/guest-text.txt"
 grep -E ' (_text|hrtimer_nanosleep|__x64_sys_clock_nanosleep|__x64_sys_execve)$' /proc/kallsyms >"$OUT/dom0-kallsyms.txt"
 
 run cr3 "$D" --event cr3 --count 20
@@ -64,7 +65,7 @@ monitor_free multi
 
 # A kernel function the guest calls all the time (nanosleep: cpuid-loop and the tick loop).
 # The guest runs with nokaslr, as dom0 (PV) does: the same kernel has the same addresses.
-gtext=$(tr -d '\r' <"$OUT/guest-text.txt" | awk '{ print $2 }')
+gtext=$(awk '{ print $2 }' "$OUT/guest-text.txt")
 dtext=$(awk '$3 == "_text" { print $1 }' "$OUT/dom0-kallsyms.txt")
 fn=$(awk '$3 == "hrtimer_nanosleep" { print $1 }' "$OUT/dom0-kallsyms.txt")
 echo "guest _text=$gtext dom0 _text=$dtext hrtimer_nanosleep=$fn"
@@ -122,4 +123,5 @@ alive end
 grep -E 'Oops|BUG|int3:|general protection|traps:' "$LOG" >"$OUT/guest-faults.txt"
 if [ -s "$OUT/guest-faults.txt" ]; then check guest-faults "$(head -n 1 "$OUT/guest-faults.txt")"; else check guest-faults ok; fi
 tail -n 5 "$LOG" >"$OUT/guest-tail.txt"
+dmesg | grep -i -E "segfault|traps:" | tail -n 20 >"$OUT/segfaults.txt"
 exit $status

@@ -1,10 +1,11 @@
 #!/bin/sh
-# lab-timeout: 480
+# lab-timeout: 900
 # vmi-step against the PVH guest (AMD host: RFLAGS.TF + debug-exception events): real steps,
 # TF given back, every exit path clean, the stale-monitor rule, the console driven through
 # stdin. Runs in dom0; env: PV_NAME PVH_NAME PV_DOMID PVH_DOMID OUT. Results in $OUT for
 # Tests/CLITests/XenEventsLabTests.swift; "check NAME: ok|why" lines on stdout.
 status=0
+ulimit -c unlimited
 D=$PVH_DOMID
 LOG=/var/log/xen/console/guest-$PVH_NAME.log
 check() { echo "check $1: $2"; [ "$2" = ok ] || status=1; }
@@ -32,7 +33,7 @@ clean() { tf_clear "$1"; monitor_free "$1"; alive "$1"; }
 run() {
     c=$1; shift
     t0=$(cut -d' ' -f1 /proc/uptime)
-    timeout 120 vmi-step "$@" >"$OUT/$c.json" 2>"$OUT/$c.err"
+    timeout 60 vmi-step "$@" >"$OUT/$c.json" 2>"$OUT/$c.err"
     echo $? >"$OUT/$c.exit"
     t1=$(cut -d' ' -f1 /proc/uptime)
     echo "$t0 $t1" >"$OUT/$c.time"
@@ -89,4 +90,5 @@ run pv "$PV_DOMID" --count 1
 alive end
 grep -E 'Oops|BUG|WARNING|exc_debug|int3:|traps:' "$LOG" >"$OUT/guest-faults.txt"
 if [ -s "$OUT/guest-faults.txt" ]; then check guest-faults "$(head -n 1 "$OUT/guest-faults.txt")"; else check guest-faults ok; fi
+dmesg | grep -i -E "segfault|traps:" | tail -n 20 >"$OUT/segfaults.txt"
 exit $status
