@@ -106,6 +106,21 @@ import Testing
         #expect(h["r11"] == 7 && h["efer"] == 0xd01 && h["tr"] == 0x40)
     }
 
+    @Test func tscCarriedForwardAtTheGuestFrequency() throws {
+        var cpu = [UInt8](repeating: 0, count: XenX86Context.hvmCPUSize)
+        cpu[1008] = 0x10  // tsc = 0x10
+        // 2.5 ms at 3,000,000 kHz (3 GHz) = 7,500,000 cycles.
+        try XenX86Context.advanceTSC(&cpu, nanoseconds: 2_500_000, khz: 3_000_000)
+        let tsc = (0..<8).reduce(UInt64(0)) { $0 | UInt64(cpu[1008 + $1]) << (8 * $1) }
+        #expect(tsc == 0x10 + 7_500_000)
+        var header = [UInt8](repeating: 0, count: 24)
+        header[20] = 0xc0; header[21] = 0xc6; header[22] = 0x2d  // 3,000,000 kHz
+        #expect(try HVMSaveImage.guestTSCkHz(header: .init(typecode: 1, instance: 0, payload: header)) == 3_000_000)
+        #expect(throws: VMIError("HVM save image: bad HEADER record")) {
+            try HVMSaveImage.guestTSCkHz(header: .init(typecode: 2, instance: 0, payload: header))
+        }
+    }
+
     @Test func refusesWhatDoesNotFit() {
         var pv = [UInt8](repeating: 0, count: XenX86Context.pvContextSize)
         #expect(throws: VMIError("value 0x10000 does not fit the 16-bit register 'cs'")) {

@@ -50,6 +50,15 @@ public enum HVMSaveImage {
         return r
     }
 
+    /// `gtsc_khz` of a HEADER record (`struct hvm_save_header { u32 magic, version; u64
+    /// changeset; u32 cpuid, gtsc_khz; }`): the guest's TSC frequency.
+    public static func guestTSCkHz(header: Record) throws -> UInt32 {
+        guard header.typecode == HVMSaveImage.header, header.payload.count >= 24 else {
+            throw VMIError("HVM save image: bad HEADER record")
+        }
+        return (0..<4).reduce(0) { $0 | UInt32(header.payload[20 + $1]) << (8 * $1) }
+    }
+
     /// Builds an image of `records` followed by END.
     public static func build(_ records: [Record]) -> [UInt8] {
         var out: [UInt8] = []

@@ -85,12 +85,23 @@ public final class XenDomainTarget: TargetDriver, RegisterReader, RegisterWriter
     }
 
     /// Loads HEADER + this vCPU's CPU record + END, never the whole image (see HVMSaveImage).
+    /// The guest TSC in the record is carried forward by the time the round trip took (measured
+    /// from before the save, so it errs forward, never back).
     private func writeHVM(_ vcpu: UInt16, _ values: [(name: String, value: UInt64)]) throws {
+        let saved = monotonicNanoseconds()
         let records = try HVMSaveImage.records(try control.hvmContext(domid))
         let header = try HVMSaveImage.find(records, typecode: HVMSaveImage.header, instance: 0)
         var cpu = try HVMSaveImage.find(records, typecode: HVMSaveImage.cpu, instance: vcpu)
         try XenX86Context.setHVM(&cpu.payload, values)
+        try XenX86Context.advanceTSC(&cpu.payload, nanoseconds: monotonicNanoseconds() - saved,
+            khz: try HVMSaveImage.guestTSCkHz(header: header))
         try control.setHVMContext(domid, HVMSaveImage.build([header, cpu]))
+    }
+
+    private func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     private func requireSixtyFourBitPV() throws {

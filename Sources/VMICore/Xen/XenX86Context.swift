@@ -78,6 +78,20 @@ public enum XenX86Context {
         return f
     }()
 
+    /// `tsc` in `struct hvm_hw_cpu`: the guest TSC when the record was saved.
+    static let hvmTSCOffset = 1008
+
+    /// Moves the record's guest TSC forward by `nanoseconds` at `khz` (the HEADER record's
+    /// gtsc_khz). Loading a CPU record sets the guest TSC to the saved value: without this the
+    /// guest's clock steps back by the time between the save and the load.
+    public static func advanceTSC(_ record: inout [UInt8], nanoseconds: UInt64, khz: UInt32) throws {
+        guard record.count >= hvmCPUSize else { throw shortRecord("HVM CPU record", record.count, hvmCPUSize) }
+        let field = Field("tsc", hvmTSCOffset)
+        let cycles = nanoseconds.multipliedFullWidth(by: UInt64(khz))
+        let (delta, _) = UInt64(1_000_000).dividingFullWidth((cycles.high, cycles.low))
+        try set(&record, [field], [("tsc", read(record, field) &+ delta)])
+    }
+
     // MARK: decoding
 
     public static func pvRegisters(_ context: [UInt8], vcpu: Int) throws -> RegisterSet {
