@@ -21,7 +21,9 @@ import Testing
         #expect(throws: VMIError.self) { try EventSpec(parsing: "mem:r@0x0-0xffffffffffffffff") }
         let widest = try EventSpec(parsing: "mem:r@0x0-0xfffffffe")
         #expect(widest.description == "mem:r@0x0-0xfffffffe")
-        for (name, bytes) in Self.inputs("fuzz-spec") {
+        let inputs = Self.inputs("fuzz-spec")
+        #expect(!inputs.isEmpty)
+        for (name, bytes) in inputs {
             let text = String(decoding: bytes, as: UTF8.self)
             if let spec = try? EventSpec(parsing: text) {
                 #expect(try EventSpec(parsing: spec.description) == spec, "\(name)")

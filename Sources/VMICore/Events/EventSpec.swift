@@ -54,7 +54,7 @@ public struct EventSpec: Equatable, Sendable, CustomStringConvertible {
         case .mem:
             switch range {
             case .frames(let r)?:
-                return "mem:\(access)@\(hex(r.lowerBound))" + (r.count > 1 ? "-\(hex(r.upperBound))" : "")
+                return "mem:\(access)@\(hex(r.lowerBound))" + (r.upperBound > r.lowerBound ? "-\(hex(r.upperBound))" : "")
             case .virtual(let a, let l)?: return "mem:\(access)@va:\(hex(a))+\(l)"
             case nil: return "mem:\(access)"
             }
@@ -111,6 +111,9 @@ public struct EventSpec: Equatable, Sendable, CustomStringConvertible {
                 let lo = try number(first, "frame")
                 let hi = parts.count == 2 ? try number(parts[1], "frame") : lo
                 guard hi >= lo else { throw bad("frame range ends before it starts") }
+                // Xen's mem-access calls take a 32-bit frame count; a longer range (found by
+                // fuzzing: 0x0-0xffffffffffffffff) also overflowed `ClosedRange.count`.
+                guard hi - lo < UInt64(UInt32.max) else { throw bad("frame range longer than 2^32-1 frames") }
                 range = .frames(lo...hi)
             }
             return

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Builds the libFuzzer targets and runs each for SECONDS (default 60), one summary line per
+# target; exit 1 if any target found a crash, leak, timeout or OOM. Findings are kept under
+# .build/fuzz/artifacts/<target>/: minimize one with
+#   .build/release/<target> -minimize_crash=1 -runs=10000 -exact_artifact_path=regressions/<target>/NAME FILE
+# and add it under regressions/<target>/ (replayed by every run, and by a unit test).
+#   Tests/Fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+secs=${1:-60}
+shift || true
+all=(fuzz-coredump fuzz-migration fuzz-rsp fuzz-stopreply fuzz-targetxml fuzz-console-e fuzz-console-q
+     fuzz-kvm-vgic fuzz-pagewalk fuzz-eventwords fuzz-json fuzz-spec fuzz-ndjson)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+
+max_len() {  # per parser: big enough for the seeds, small enough to keep executions fast
+    case $1 in
+        fuzz-coredump) echo 1100000 ;; fuzz-migration) echo 300000 ;;
+        fuzz-pagewalk|fuzz-targetxml) echo 65536 ;; fuzz-rsp|fuzz-ndjson) echo 8192 ;;
+        fuzz-stopreply|fuzz-spec) echo 1024 ;; *) echo 16384 ;;
+    esac
+}
+
+export PATH=/opt/swift/usr/bin:$PATH
+# The fuzz package depends on the root by path, and SwiftPM names a path package after its
+# directory: a checkout named "fuzz" would clash with Tests/Fuzz, so go through a symlink then.
+if [ -z "${VMITOOLS_ROOT:-}" ] && [ "$(basename "$root" | tr A-Z a-z)" = fuzz ]; then
+    mkdir -p "$here/.build/root" && ln -sfn "$root" "$here/.build/root/vmitools"
+    export VMITOOLS_ROOT="$here/.build/root/vmitools"
+fi
+swift build -c release --package-path "$here" -Xswiftc -sanitize=fuzzer,address 2>&1 \
+    | grep -E "error|Compiling|Build complete" | grep -v "^\[" >&2
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "run.sh: build failed" >&2; exit 2; }
+bin=$(swift build -c release --package-path "$here" --show-bin-path)
+
+work="$here/.build/fuzz"
+"$here/make-seeds.sh" "$work/seeds" >&2
+export ASAN_OPTIONS=${ASAN_OPTIONS:-symbolize=0:detect_leaks=1}
+found=0
+for t in "${targets[@]}"; do
+    mkdir -p "$work/corpus/$t" "$work/artifacts/$t" "$work/seeds/$t" "$here/corpus/$t" "$here/regressions/$t"
+    log="$work/$t.log"
+    touch "$work/$t.start"
+    # An outer timeout too: a Swift trap can hang in symbolization after libFuzzer reports it.
+    timeout -k 10 $((secs + 120)) "$bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -max_len="$(max_len "$t")" -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \
+        "$work/corpus/$t" "$here/corpus/$t" "$here/regressions/$t" "$work/seeds/$t" > "$log" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    count() { find "$work/artifacts/$t" -name "$1-*" -newer "$work/$t.start" | wc -l; }
+    c=$(count crash); l=$(count leak); to=$(count timeout); oom=$(count oom)
+    status=ok
+    if [ "$rc" -ne 0 ] || [ $((c + l + to + oom)) -gt 0 ]; then status="FOUND (rc $rc, log $log)"; found=1; fi
+    printf '%-16s %6ss  execs %10s  execs/s %7s  cov %5s  crashes %d leaks %d timeouts %d ooms %d  %s\n' \
+        "$t" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$c" "$l" "$to" "$oom" "$status"
+done
+exit $found
