@@ -14,7 +14,7 @@ MAN_PLUGIN_OUT := .build/plugins/GenerateManual/outputs
 MAN_DATE := 2026-11-28
 
 .PHONY: all build release test unit-test check-generated man completions install uninstall \
-	lab lab-test bench clean
+	lab lab-test lab-test-xen lab-test-xen-full bench clean
 
 all: build
 
@@ -85,23 +85,36 @@ bench:
 # runs the live tests (suites that skip outside the lab).
 export VMI_LAB_CACHE ?= $(CURDIR)/.lab
 QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GICLabTests
-XEN_LAB_SUITES := XenLabTests|XenLiveTests|XenEventsLabTests
 XEN_LAB_OUT := $(CURDIR)/.build/xen-lab
+XEN_LAB_PLAN_DIR := $(CURDIR)/.build/xen-lab-plans
+# Which Xen lab plans `make lab-test` runs (and the suites that check them). The default is the
+# set that holds under QEMU TCG on every run; `make lab-test-xen-full` runs every plan,
+# including the event and stepping plans whose guests TCG can crash (Tests/Lab/xen/README.md).
+XEN_LAB_PLANS ?= 00-groundtruth
+XEN_LAB_SUITES ?= XenLabTests
 
 lab:
 	Tests/Lab/qemu/build-images.sh
 	Tests/Lab/xen/lab.sh build
 
-# One boot of each lab: the QEMU guests serve the gdb/GIC suites live; the Xen lab runs every
-# plan in dom0 (with the release tools) and the Xen suites check what the plans brought back.
+# One boot of each lab: the QEMU guests serve the gdb/GIC suites live; the Xen lab runs the
+# plans in dom0 (with the release tools) and the Xen suites check what the plans brought back.
 lab-test: lab release
 	Tests/Lab/qemu/with-guests.sh $(SWIFT) test --skip-build --filter '$(QEMU_LAB_SUITES)'
-	rm -rf $(XEN_LAB_OUT)
+	$(MAKE) lab-test-xen
+
+lab-test-xen:
+	rm -rf $(XEN_LAB_OUT) $(XEN_LAB_PLAN_DIR) && mkdir -p $(XEN_LAB_PLAN_DIR)
+	for p in $(XEN_LAB_PLANS); do cp Tests/Lab/xen/plans/$$p.sh $(XEN_LAB_PLAN_DIR)/; done
 	status=0; \
-	VMI_LAB_TOOLS=$(CURDIR)/$(RELEASE_BIN) Tests/Lab/xen/lab.sh run --plan-dir Tests/Lab/xen/plans \
+	VMI_LAB_TOOLS=$(CURDIR)/$(RELEASE_BIN) Tests/Lab/xen/lab.sh run --plan-dir $(XEN_LAB_PLAN_DIR) \
 		--out $(XEN_LAB_OUT) || status=$$?; \
 	VMI_XEN_LAB_OUT=$(XEN_LAB_OUT) $(SWIFT) test --skip-build --filter '$(XEN_LAB_SUITES)' || status=1; \
 	exit $$status
+
+lab-test-xen-full:
+	$(MAKE) lab-test-xen XEN_LAB_PLANS="$$(cd Tests/Lab/xen/plans && ls *.sh | sed 's/\.sh$$//' | tr '\n' ' ')" \
+		XEN_LAB_SUITES='XenLabTests|XenLiveTests|XenEventsLabTests'
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -36,7 +36,7 @@ struct StepConsoleTerminalTests {
         while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         if p.isRunning { p.terminate() }
         try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: Tools.readAll(output.fileHandleForReading.fileDescriptor), as: UTF8.self)
         #expect(p.terminationStatus == 0, "\(text)")
         #expect(text.contains("(vmi-step) "))
         #expect(text.contains("rip: "))  // the text layout of regs, after completion

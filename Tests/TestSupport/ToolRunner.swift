@@ -26,7 +26,10 @@ public enum Tools {
     public static let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
+    /// Runs `tool` with `args`, feeding `stdin`, and kills it (SIGKILL) if it is still running after
+    /// `timeout` seconds, so a hanging tool fails its test instead of hanging the suite.
     public static func run(_ tool: String, _ args: [String], stdin: Data? = nil, timeout: TimeInterval = 60) throws -> ToolResult {
+        ignoreSIGPIPE
         let p = Process()
         p.executableURL = binDir.appendingPathComponent(tool)
         p.arguments = args
@@ -35,20 +38,54 @@ public enum Tools {
         p.standardError = err
         p.standardInput = inp
         try p.run()
-        if let stdin { inp.fileHandleForWriting.write(stdin) }
+        let watchdog = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
+        if let stdin { writeAll(inp.fileHandleForWriting.fileDescriptor, stdin) }
         try inp.fileHandleForWriting.close()
         // Read both pipes concurrently so neither fills up.
-        var errData = Data()
+        let errBox = DataBox()
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errBox.data = readAll(err.fileHandleForReading.fileDescriptor)
             group.leave()
         }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = readAll(out.fileHandleForReading.fileDescriptor)
         group.wait()
         p.waitUntilExit()
         return ToolResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+            stderr: String(decoding: errBox.data, as: UTF8.self))
     }
+
+    /// Everything until end of file; read(2) retried on EINTR (FileHandle traps on it).
+    public static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return data }
+            data.append(buffer, count: n)
+        }
+    }
+
+    /// Writes all of `data`, retrying EINTR; a reader that went away (EPIPE) ends it quietly.
+    static func writeAll(_ fd: Int32, _ data: Data) {
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                off += n
+            }
+        }
+    }
+
+    static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+}
+
+final class DataBox: @unchecked Sendable {
+    var data = Data()
 }
