@@ -14,7 +14,7 @@ MAN_PLUGIN_OUT := .build/plugins/GenerateManual/outputs
 MAN_DATE := 2026-11-28
 
 .PHONY: all build release test unit-test check-generated man completions install uninstall \
-	lab lab-test lab-test-xen lab-test-xen-full bench clean
+	lab lab-test lab-test-xen lab-test-xen-full bench fuzz clean
 
 all: build
 
@@ -79,6 +79,11 @@ uninstall:
 
 bench:
 	$(SWIFT) run -c release --package-path Benchmarks vmi-bench
+
+# libFuzzer + AddressSanitizer targets for every parser of hostile input (Tests/Fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz:
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
 
 # The lab (Tests/Lab): real Xen and QEMU guests built from Debian packages, cached in
 # $(VMI_LAB_CACHE) (default .lab/). `make lab` builds the images; `make lab-test` boots them and
