@@ -24,11 +24,12 @@ enum XenAttach {
             let deadline = options.waitSeconds.map { monotonicSeconds() + $0 }
             var watching = false
             while true {
-                // While waiting, a domain counts once it is introduced to xenstore: before that
-                // its name is there but it is still being built (vCPUs down, no context yet).
+                // While waiting, a domain counts once it is built: its name is in xenstore before
+                // that, while vCPU 0 is still down with no context. (Not xs_is_domain_introduced:
+                // Debian's 4.17 libxenstore dereferences a failed reply there and crashes.)
                 var building = false
                 if let (info, name) = try resolve(ref, control: control, store: store) {
-                    building = deadline != nil && store?.isIntroduced(UInt32(info.domain)) != true
+                    building = deadline != nil && (try? control.vcpuOnline(UInt32(info.domain), 0)) != true
                     if !building {
                         if info.flags & UInt32(XEN_DOMINF_dying) != 0 { throw VMIError("\(label): domain is dying") }
                         return XenDomainTarget(address: address, domid: UInt32(info.domain), name: name, info: info,

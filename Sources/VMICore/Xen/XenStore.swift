@@ -32,10 +32,6 @@ final class XenStore {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// `xs_is_domain_introduced`: xenstored knows the domain, which the toolstack tells it only
-    /// once the domain is built (vCPU contexts set). False also when xenstored cannot answer.
-    func isIntroduced(_ domid: UInt32) -> Bool { xs_is_domain_introduced(handle, domid) }
-
     static let token = "vmitools"
 
     /// `xs_watch`: the watch fires once at once, then on every change.
