@@ -24,7 +24,10 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib
 
-# The whole suite: unit and CLI tests, generated files up to date, then the lab's live tests.
+# The whole suite: unit and CLI tests, generated files up to date, then the QEMU lab's live
+# tests. The x86 Xen lab (`make lab-test-xen`, `make lab-test-xen-full`) is not part of it yet:
+# under QEMU TCG its PVH guest crashes in some runs (Tests/Lab/xen/README.md), and a suite that
+# fails by chance is worse than none.
 test: build
 	$(SWIFT) test
 	$(MAKE) check-generated
@@ -102,13 +105,15 @@ lab:
 	Tests/Lab/qemu/build-images.sh
 	Tests/Lab/xen/lab.sh build
 
-# One boot of each lab: the QEMU guests serve the gdb/GIC suites live; the Xen lab runs the
-# plans in dom0 (with the release tools) and the Xen suites check what the plans brought back.
-lab-test: lab release
+# The QEMU guests serve the gdb/GIC suites live.
+lab-test:
+	Tests/Lab/qemu/build-images.sh
 	Tests/Lab/qemu/with-guests.sh $(SWIFT) test --skip-build --filter '$(QEMU_LAB_SUITES)'
-	$(MAKE) lab-test-xen
 
-lab-test-xen:
+# One boot of the x86 Xen lab: the plans run in dom0 (with the release tools) and the Xen suites
+# check what the plans brought back.
+lab-test-xen: build release
+	Tests/Lab/xen/lab.sh build
 	rm -rf $(XEN_LAB_OUT) $(XEN_LAB_PLAN_DIR) && mkdir -p $(XEN_LAB_PLAN_DIR)
 	for p in $(XEN_LAB_PLANS); do cp Tests/Lab/xen/plans/$$p.sh $(XEN_LAB_PLAN_DIR)/; done
 	status=0; \
