@@ -6,7 +6,7 @@ import Testing
 @Suite struct CoreDumpDecoderTests {
     /// A vcpu_guest_context with each register set to a value naming its offset.
     static func xenContext(inKernel: Bool = true) -> [UInt8] {
-        var c = [UInt8](repeating: 0, count: XenVCPUContext.size)
+        var c = [UInt8](repeating: 0, count: XenX86Context.pvContextSize)
         for o in stride(from: 520, to: 720, by: 8) { Synthetic.put(UInt64(0x1000 + o), at: o, in: &c) }
         for o in stride(from: 4984, to: 5168, by: 8) { Synthetic.put(UInt64(0x1000 + o), at: o, in: &c) }
         for o in [656, 680, 688, 696, 704, 712] { Synthetic.put(UInt64(o / 8), at: o, in: &c) }
@@ -16,7 +16,7 @@ import Testing
 
     @Test func xenContextUsesTheHeaderOffsets() throws {
         let c = Self.xenContext()
-        let r = try c.withUnsafeBytes { try XenVCPUContext.registers(ByteView($0), vcpu: 1) }
+        let r = try XenX86Context.pvRegisters(c, vcpu: 1)
         #expect(r.vcpu == 1 && r.arch == .x86_64)
         #expect(r["rip"] == 0x1000 + 648 && r["rsp"] == 0x1000 + 672 && r["rflags"] == 0x1000 + 664)
         #expect(r["rax"] == 0x1000 + 600 && r["r15"] == 0x1000 + 520 && r["rbp"] == 0x1000 + 552)
@@ -24,9 +24,7 @@ import Testing
         #expect(r["cs"] == 82 && r["gs"] == 89)
         #expect(r["gs_base"] == 0x1000 + 5152 && r["kernel_gs_base"] == 0x1000 + 5160)
         #expect(Array(r.names.prefix(4)) == ["rip", "rsp", "rflags", "rax"])
-        let user = try Self.xenContext(inKernel: false).withUnsafeBytes {
-            try XenVCPUContext.registers(ByteView($0), vcpu: 0)
-        }
+        let user = try XenX86Context.pvRegisters(Self.xenContext(inKernel: false), vcpu: 0)
         #expect(user["gs_base"] == 0x1000 + 5160 && user["kernel_gs_base"] == 0x1000 + 5152)
     }
 

@@ -40,9 +40,10 @@ public final class XenDumpCore: OfflineDump {
         guard vcpu >= 0, vcpu < layout.vcpuCount else {
             throw VMIError("\(address) has no vcpu \(vcpu) (vcpus: 0-\(layout.vcpuCount - 1))")
         }
-        let ctx = try file.bytes.slice(
-            offset: layout.prstatus.offset + UInt64(vcpu * XenVCPUContext.size), length: UInt64(XenVCPUContext.size))
-        return try XenVCPUContext.registers(ctx, vcpu: vcpu)
+        // The same vcpu_guest_context the live driver reads with xc_vcpu_getcontext: one decoder.
+        let size = XenX86Context.pvContextSize
+        let ctx = try file.bytes.copyBytes(offset: layout.prstatus.offset + UInt64(vcpu * size), length: size)
+        return try XenX86Context.pvRegisters(ctx, vcpu: vcpu)
     }
 
     // MARK: memory
@@ -142,7 +143,7 @@ extension XenDumpCore {
             }
             let isPV = magic == pvMagic
             let prstatus = try required(".xen_prstatus")
-            guard prstatus.size == nrVCPUs * UInt64(XenVCPUContext.size) else {
+            guard prstatus.size == nrVCPUs * UInt64(XenX86Context.pvContextSize) else {
                 throw .corrupt("'.xen_prstatus' holds \(prstatus.size) bytes, not \(nrVCPUs) x86_64 vCPU contexts")
             }
             let pages = try required(".xen_pages")
