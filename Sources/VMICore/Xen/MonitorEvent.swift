@@ -38,14 +38,14 @@ enum MonitorEvent: Hashable {
         case .int3: return XEN_DOMCTL_MONITOR_EVENT_SOFTWARE_BREAKPOINT
         case .breakpoint: return XEN_DOMCTL_MONITOR_EVENT_SOFTWARE_BREAKPOINT
         case .cpuid: return XEN_DOMCTL_MONITOR_EVENT_CPUID
-        case .debug: return XEN_DOMCTL_MONITOR_EVENT_DEBUG_EXCEPTION
+        case .debug, .hbreak: return XEN_DOMCTL_MONITOR_EVENT_DEBUG_EXCEPTION
         case .interrupt: return XEN_DOMCTL_MONITOR_EVENT_INTERRUPT
         case .desc: return XEN_DOMCTL_MONITOR_EVENT_DESC_ACCESS
         case .guestRequest: return XEN_DOMCTL_MONITOR_EVENT_GUEST_REQUEST
         case .vmexit: return XEN_DOMCTL_MONITOR_EVENT_VMEXIT
         case .singlestep: return XEN_DOMCTL_MONITOR_EVENT_SINGLESTEP
         case .privcall: return XEN_DOMCTL_MONITOR_EVENT_PRIVILEGED_CALL
-        case .mem, .io, .hbreak: return nil
+        case .mem, .io: return nil
         }
     }
 

@@ -123,20 +123,31 @@ final class SoftwareBreakpoints {
 #endif
 
 #if canImport(CXen)
-/// vCPUs stepping over one of our breakpoints: the original byte is back and TF is set for
-/// exactly one instruction; the debug exception that follows plants 0xCC again and gives the
-/// vCPU its own TF back. (Another vCPU passing the address meanwhile runs the original
-/// instruction unseen: the price of not pausing the whole domain for every hit.)
+/// vCPUs stepping over one of our breakpoints: the breakpoint is lifted (the original byte
+/// back, or the debug-register slot freed) and TF is set for exactly one instruction; the
+/// debug exception that follows arms it again and gives the vCPU its own TF back. (Another
+/// vCPU passing a software breakpoint meanwhile runs the original instruction unseen: the price
+/// of not pausing the whole domain for every hit.)
 final class BreakpointStepOvers {
-    let breakpoints: SoftwareBreakpoints
+    /// Lifts / re-arms the breakpoint at an address for a vCPU.
+    typealias Action = (_ address: UInt64, _ vcpu: UInt32) throws -> Void
+    private let lift: Action
+    private let arm: Action
     private(set) var pending: [UInt32: (address: UInt64, trapFlag: Bool)] = [:]
 
-    init(_ breakpoints: SoftwareBreakpoints) { self.breakpoints = breakpoints }
+    init(lift: @escaping Action, arm: @escaping Action) {
+        self.lift = lift
+        self.arm = arm
+    }
+
+    convenience init(_ breakpoints: SoftwareBreakpoints) {
+        self.init(lift: { a, _ in try breakpoints.disarm(a) }, arm: { a, _ in try breakpoints.rearm(a) })
+    }
 
     /// The answer to a hit of ours at the request's rip.
     func begin(_ req: vm_event_request_t) throws -> vm_event_response_t {
         let regs = req.data.regs.x86
-        try breakpoints.disarm(regs.rip)
+        try lift(regs.rip, req.vcpu_id)
         pending[req.vcpu_id] = (regs.rip, regs.rflags & X86Flags.trap != 0)
         return VMEventResponse.trapFlag(req, true)
     }
@@ -144,7 +155,7 @@ final class BreakpointStepOvers {
     /// The answer to a debug exception that ends a step-over, or nil when it is not one.
     func finish(_ req: vm_event_request_t, rearm: Bool = true) throws -> vm_event_response_t? {
         guard let over = pending.removeValue(forKey: req.vcpu_id) else { return nil }
-        if rearm { try breakpoints.rearm(over.address) }
+        if rearm { try arm(over.address, req.vcpu_id) }
         return VMEventResponse.trapFlag(req, over.trapFlag)
     }
 

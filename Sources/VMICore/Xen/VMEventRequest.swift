@@ -99,7 +99,9 @@ public enum VMEventRequest {
             if m.flags & UInt32(MEM_ACCESS_GLA_VALID) != 0 { fields.append(("gla", .hex(m.gla))) }
             fields.append(("access", .string(accessString(m.flags))))
             fields.append(("fault_in_gpt", .bool(m.flags & UInt32(MEM_ACCESS_FAULT_IN_GPT) != 0)))
-        case .hbreak, .io, .privcall:
+        case .hbreak:
+            fields.append(("gfn", .hex(r.u.debug_exception.gfn)))
+        case .io, .privcall:
             break
         }
         fields.append(("cr3", .hex(regs.cr3)))

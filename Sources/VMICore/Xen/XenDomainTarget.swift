@@ -140,6 +140,7 @@ public final class XenDomainTarget: TargetDriver, RegisterReader, RegisterWriter
     func gone() -> VMIError { VMIError("\(label) is gone") }
 
     /// Runs libxen calls, turning their errors into one line that says what was being done.
+    @discardableResult
     func xen<T>(_ action: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()

@@ -46,7 +46,8 @@ struct MonitorCapabilities {
         if !isHVM { return "PV guests have no vm_event monitor (HVM and PVH guests do)" }
         switch kind {
         case .io: return "this Xen's vm_event interface (version 7) has no I/O-instruction event"
-        case .hbreak: return "Xen's monitor sets no debug registers (use breakpoint@ADDR)"
+        case .hbreak where !has(XEN_DOMCTL_MONITOR_EVENT_DEBUG_EXCEPTION):
+            return "hardware breakpoints need debug-exception events, which Xen does not offer here"
         case .privcall: return "privileged-call (SMC) events exist on Arm only"
         case .mem where !hasVMX: return "mem_access needs Intel EPT; this host has none (AMD SVM)"
         case .vmexit where !hasVMX: return "vmexit events come from Intel VMX only; this host is AMD SVM"
@@ -84,6 +85,9 @@ final class EventWatcher {
     /// MSR indices asked for (empty with `msr` = all of `MonitorEvent.systemMSRs`).
     private var msrs: Set<UInt64> = []
     private let stepOvers: BreakpointStepOvers
+    /// hbreak@ADDR: execution breakpoints in the debug registers of each watched vCPU.
+    private var hardware: [UInt32: DebugRegisterBreakpoints] = [:]
+    private var hardwareStepOvers: BreakpointStepOvers!
 
     init(target: XenDomainTarget, specs: [EventSpec], options: ListenOptions) throws {
         self.target = target
@@ -91,16 +95,24 @@ final class EventWatcher {
         self.options = options
         session = try MonitorSession(target: target, force: options.force)
         stepOvers = BreakpointStepOvers(session.breakpoints)
+        hardwareStepOvers = BreakpointStepOvers(
+            lift: { [unowned self] a, v in try hardware[v]?.remove(a) },
+            arm: { [unowned self] a, v in try hardware[v]?.insert(a) })
     }
 
     deinit { teardown() }
 
     private func teardown() {
-        session.teardown(answerLeft: answerOnTeardown) { stepOvers.abandon(target) }
+        session.teardown(answerLeft: answerOnTeardown) {
+            stepOvers.abandon(target)
+            hardwareStepOvers.abandon(target)
+            for bps in hardware.values { bps.removeAll() }
+        }
     }
 
     private func register() throws {
         var needStepOver = false
+        var needHardware = false
         for spec in specs {
             wanted.insert(spec.kind)
             switch spec.kind {
@@ -136,12 +148,23 @@ final class EventWatcher {
                 try session.enable(.singlestep(vcpus: vcpus.map(UInt32.init)))
             case .mem:
                 try enableMemAccess(spec)
-            case .hbreak, .io, .privcall:
+            case .hbreak:
+                needHardware = true
+            case .io, .privcall:
                 break  // refused by check()
             }
         }
         // Sync (see MonitorSession): we re-deliver the debug exceptions that are not ours.
-        if needStepOver || wanted.contains(.debug) { try session.enable(.debugExceptions(sync: true)) }
+        if needStepOver || needHardware || wanted.contains(.debug) { try session.enable(.debugExceptions(sync: true)) }
+        if needHardware {
+            for v in try options.vcpu.map({ [$0] }) ?? target.vcpus() {
+                let bps = DebugRegisterBreakpoints(target: target, vcpu: v)
+                hardware[UInt32(v)] = bps
+                for spec in specs where spec.kind == .hbreak {
+                    try target.xen("set a debug-register breakpoint on vcpu \(v)") { try bps.insert(spec.address ?? 0) }
+                }
+            }
+        }
         if needStepOver {
             try target.xen("insert breakpoints") {
                 try target.control.pause(target.domid)
@@ -243,6 +266,12 @@ final class EventWatcher {
                 insnLength: UInt8(truncatingIfNeeded: req.u.software_breakpoint.insn_length))
         case VM_EVENT_REASON_DEBUG_EXCEPTION:
             if let done = try stepOvers.finish(req) { return (done, nil) }
+            if let done = try hardwareStepOvers.finish(req) { return (done, nil) }
+            if hardware[vcpu]?.contains(regs.rip) == true {
+                // A fault: the instruction has not run. Lift the slot for one TF step.
+                rsp = try hardwareStepOvers.begin(req)
+                return (rsp, VMEventRequest.event(p, kind: .hbreak, backlog: backlog))
+            }
             if req.flags & UInt32(VM_EVENT_FLAG_VCPU_PAUSED) != 0 {
                 try session.reinject(vcpu: vcpu, vector: 1, type: MonitorSession.hardwareException,
                     insnLength: UInt8(truncatingIfNeeded: req.u.debug_exception.insn_length),
@@ -265,7 +294,8 @@ final class EventWatcher {
         case VM_EVENT_REASON_CPUID:
             return VMEventResponse.completeCPUID(req)
         case VM_EVENT_REASON_DEBUG_EXCEPTION:
-            return (try? stepOvers.finish(req, rearm: false)) ?? VMEventResponse.resume(req)
+            return (try? stepOvers.finish(req, rearm: false)) ?? (try? hardwareStepOvers.finish(req, rearm: false))
+                ?? VMEventResponse.resume(req)
         default:
             return VMEventResponse.resume(req)
         }

@@ -19,22 +19,26 @@ extension XenDomainTarget: SingleStepper {
 }
 
 /// One stepped vCPU. It is "stopped" while we hold an unanswered sync request of it (a debug
-/// exception after a TF step, a CPUID we complete, an MTF event, or a hit of our breakpoint):
+/// exception after a TF step or at one of our breakpoints, a CPUID we complete, an MTF event):
 /// its registers are the request's. Other vCPUs run on; their events are answered at once.
+///
+/// Breakpoints (the user's, `until`, and the stop after an instruction Xen completes) live in
+/// this vCPU's debug registers, never in guest memory: see DebugRegisterBreakpoints.
 final class XenStepSession: StepSession {
     let target: XenDomainTarget
     let vcpu: Int
     let options: ListenOptions
     let mtf: Bool
     let session: MonitorSession
-    private let stepOvers: BreakpointStepOvers
     /// The request our vCPU is stopped on.
     private var current: vm_event_request_t?
     /// The guest's own RFLAGS.TF when we took over, given back at the end.
     private var guestTrapFlag = false
     /// Our breakpoint at the stop's rip, put back once the vCPU has stepped off it.
     private var rearmAfterStep: UInt64?
-    /// Breakpoints of our own making (not the user's): removed once reached.
+    /// Every breakpoint of this stepper, in the vCPU's debug registers.
+    private let hardware: DebugRegisterBreakpoints
+    /// Those of our own making (after an instruction Xen completes, `until`), removed once reached.
     private var temporary: Set<UInt64> = []
     private var mtfActive = false
     private var loopWatch = LoopWatch()
@@ -50,13 +54,12 @@ final class XenStepSession: StepSession {
         self.options = options
         self.mtf = mtf
         session = try MonitorSession(target: target, force: options.force)
-        stepOvers = BreakpointStepOvers(session.breakpoints)
+        hardware = DebugRegisterBreakpoints(target: target, vcpu: vcpu)
         do {
             // No CPUID monitor: CPUID is stepped like the other instructions Xen completes, with
             // TF clear and a breakpoint after it. (A sync CPUID monitor would let us complete it
             // ourselves, but in the lab every guest-wide CPUID monitor, xen-access's too, ended
             // in a guest kernel crash within seconds; see the closing note.)
-            try session.enable(.softwareBreakpoint)
             if mtf {
                 mtfActive = true
                 try session.enable(.singlestep(vcpus: [UInt32(vcpu)]))
@@ -96,7 +99,7 @@ final class XenStepSession: StepSession {
 
     // MARK: StepSession
 
-    var breakpoints: [UInt64] { session.breakpoints.addresses.filter { !temporary.contains($0) } }
+    var breakpoints: [UInt64] { hardware.addresses.filter { !temporary.contains($0) } }
 
     func registers() throws -> RegisterSet {
         guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
@@ -116,17 +119,22 @@ final class XenStepSession: StepSession {
     func step() throws -> RegisterSet {
         guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
         let rip = try registers().pc ?? 0
-        if session.breakpoints.contains(rip) {
-            try session.breakpoints.disarm(rip)
+        if hardware.contains(rip) {
+            // An instruction breakpoint is a fault: lift it for this step or it fires again.
+            try target.xen("lift the breakpoint at \(hex(rip))") { try hardware.remove(rip) }
             rearmAfterStep = rip
         }
         let stop: vm_event_request_t
         if !mtf, let insn = try? readVirtual(rip, count: 15), let length = TrapFlagHazard.length(insn) {
-            // Run it with TF clear and stop right after it on a breakpoint of ours.
+            // Run it with TF clear and stop right after it on a debug-register breakpoint.
             let after = rip &+ UInt64(length)
             try plantTemporary(after)
             try answer(cur, trap: false)
-            stop = try waitForStop(.instruction) { req in Self.isBreakpoint(req, at: after) }
+            // Any of our breakpoints may come first (an interrupt handler runs in between).
+            let hardware = self.hardware
+            stop = try waitForStop(.instruction) { req in
+                Int32(req.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION && hardware.contains(req.data.regs.x86.rip)
+            }
         } else {
             try answer(cur, trap: true)
             let mtf = self.mtf
@@ -144,13 +152,13 @@ final class XenStepSession: StepSession {
     func resume(until address: UInt64?) throws -> RegisterSet {
         guard current != nil else { throw VMIError("vcpu \(vcpu) is not stopped") }
         // Stopped on a breakpoint of ours: step off it first (the step puts it back).
-        if session.breakpoints.contains(try registers().pc ?? 0) { _ = try step() }
+        if hardware.contains(try registers().pc ?? 0) { _ = try step() }
         guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
         if let a = address { try plantTemporary(a) }
         try answer(cur, trap: mtf ? false : guestTrapFlag)
-        let bps = session.breakpoints
+        let hardware = self.hardware
         let stop = try waitForStop(.unbounded) { req in
-            Int32(req.reason) == VM_EVENT_REASON_SOFTWARE_BREAKPOINT && bps.contains(req.data.regs.x86.rip)
+            Int32(req.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION && hardware.contains(req.data.regs.x86.rip)
         }
         try afterStop(stop)
         return Self.stopRegisters(stop, vcpu: vcpu)
@@ -185,22 +193,24 @@ final class XenStepSession: StepSession {
             out += try target.readPhysical(frame * page + offset, count: Int(n))
             va &+= n
         }
-        // Our own 0xCC bytes are not the guest's code: show what they replaced.
-        for (i, site) in session.breakpoints.sites where site.armed && i >= address && i < address &+ UInt64(out.count) {
-            out[Int(i - address)] = site.original
-        }
         return out
     }
 
     func insertBreakpoint(_ address: UInt64) throws {
         temporary.remove(address)
-        try target.xen("insert a breakpoint at \(hex(address))") { try session.breakpoints.insert(address, vcpu: vcpu) }
+        if rearmAfterStep == address { return }  // lifted for the current step; it comes back
+        try target.xen("insert a breakpoint at \(hex(address))") { try hardware.insert(address) }
     }
 
     func removeBreakpoint(_ address: UInt64) throws {
-        guard session.breakpoints.contains(address) else { throw VMIError("no breakpoint at \(hex(address))") }
-        if rearmAfterStep == address { rearmAfterStep = nil }
-        try target.xen("remove the breakpoint at \(hex(address))") { try session.breakpoints.remove(address) }
+        if rearmAfterStep == address {
+            rearmAfterStep = nil
+            return
+        }
+        guard hardware.contains(address), !temporary.contains(address) else {
+            throw VMIError("no breakpoint at \(hex(address))")
+        }
+        try target.xen("remove the breakpoint at \(hex(address))") { try hardware.remove(address) }
     }
 
     func takeNotices() -> [String] {
@@ -211,13 +221,9 @@ final class XenStepSession: StepSession {
     // MARK: stops and answers
 
     private func plantTemporary(_ address: UInt64) throws {
-        if session.breakpoints.contains(address) { return }
-        try target.xen("insert a breakpoint at \(hex(address))") { try session.breakpoints.insert(address, vcpu: vcpu) }
+        if hardware.contains(address) || rearmAfterStep == address { return }
+        try target.xen("set a breakpoint at \(hex(address))") { try hardware.insert(address) }
         temporary.insert(address)
-    }
-
-    static func isBreakpoint(_ req: vm_event_request_t, at address: UInt64) -> Bool {
-        Int32(req.reason) == VM_EVENT_REASON_SOFTWARE_BREAKPOINT && req.data.regs.x86.rip == address
     }
 
     /// Our vCPU stopped on `stop`: breakpoints we lifted go back, temporary ones reached go away.
@@ -225,12 +231,12 @@ final class XenStepSession: StepSession {
         current = stop
         if let a = rearmAfterStep {
             rearmAfterStep = nil
-            try session.breakpoints.rearm(a)
+            try target.xen("put the breakpoint at \(hex(a)) back") { try hardware.insert(a) }
         }
         let rip = stop.data.regs.x86.rip
-        if Int32(stop.reason) == VM_EVENT_REASON_SOFTWARE_BREAKPOINT, temporary.contains(rip) {
+        if Int32(stop.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION, temporary.contains(rip) {
             temporary.remove(rip)
-            try session.breakpoints.remove(rip)
+            try target.xen("remove the breakpoint at \(hex(rip))") { try hardware.remove(rip) }
         }
     }
 
@@ -258,13 +264,7 @@ final class XenStepSession: StepSession {
         switch Int32(req.reason) {
         case VM_EVENT_REASON_CPUID:
             return VMEventResponse.completeCPUID(req)
-        case VM_EVENT_REASON_SOFTWARE_BREAKPOINT:
-            if session.breakpoints.contains(req.data.regs.x86.rip) { return try stepOvers.begin(req) }
-            try session.reinject(vcpu: req.vcpu_id, vector: 3, type: MonitorSession.softwareException,
-                insnLength: UInt8(truncatingIfNeeded: req.u.software_breakpoint.insn_length))
-            return VMEventResponse.resume(req)
         case VM_EVENT_REASON_DEBUG_EXCEPTION:
-            if let done = try stepOvers.finish(req) { return done }
             if req.vcpu_id == UInt32(vcpu) {
                 // A late trap of ours (we answered without TF since): not the guest's.
                 return VMEventResponse.trapFlag(req, guestTrapFlag)
@@ -354,14 +354,13 @@ final class XenStepSession: StepSession {
                 case VM_EVENT_REASON_CPUID:
                     return VMEventResponse.completeCPUID(req, trapFlag: req.vcpu_id == me && !self.mtf ? own : nil)
                 case VM_EVENT_REASON_DEBUG_EXCEPTION:
-                    if let done = try? self.stepOvers.finish(req, rearm: false) { return done }
                     return req.vcpu_id == me ? VMEventResponse.trapFlag(req, own) : VMEventResponse.resume(req)
                 default:
                     return VMEventResponse.resume(req)
                 }
             },
             whilePaused: {
-                stepOvers.abandon(target)
+                hardware.removeAll()
                 if let cur = current {
                     // Answered with the guest's own TF; Xen loads these registers as it resumes.
                     var rsp = Int32(cur.reason) == VM_EVENT_REASON_CPUID

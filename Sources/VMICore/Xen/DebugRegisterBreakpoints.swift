@@ -1,0 +1,55 @@
+#if canImport(CXen)
+/// Execution breakpoints in one HVM vCPU's debug registers (DR0-DR3 + DR7, written through
+/// the HVM CPU record). The stepper's temporary stops use them instead of 0xCC: they touch no
+/// guest memory (other vCPUs never see them), and their #DB reaches Xen's debug-exception
+/// intercept where an INT3 may not (QEMU's TCG raises INT3 as a software interrupt and never
+/// checks the #BP intercept: target/i386/tcg/excp_helper.c `raise_interrupt2`).
+///
+/// Only slots the guest leaves disabled in DR7 are taken; each one's previous address is
+/// written back when it is freed. The hit is a fault: rip is the breakpoint's address and the
+/// instruction there has not run yet.
+final class DebugRegisterBreakpoints {
+    let target: XenDomainTarget
+    let vcpu: Int
+    private struct Slot {
+        var index: Int
+        var previous: UInt64
+    }
+    private var slots: [UInt64: Slot] = [:]
+
+    init(target: XenDomainTarget, vcpu: Int) {
+        self.target = target
+        self.vcpu = vcpu
+    }
+
+    var addresses: [UInt64] { slots.keys.sorted() }
+
+    func contains(_ address: UInt64) -> Bool { slots[address] != nil }
+
+    /// Arms an execution breakpoint at `address` (a no-op when one is there already).
+    func insert(_ address: UInt64) throws {
+        if slots[address] != nil { return }
+        let regs = try target.registers(vcpu: vcpu)
+        let dr7 = regs["dr7"] ?? 0
+        guard let n = X86DebugControl.freeSlot(dr7, excluding: Set(slots.values.map(\.index))) else {
+            throw VMIError("no free debug register on vcpu \(vcpu) for a breakpoint at \(hex(address)) "
+                + "(DR7 \(hex(dr7)): the guest or earlier breakpoints use all four)")
+        }
+        try target.setRegisters(vcpu: vcpu, [("dr\(n)", address), ("dr7", X86DebugControl.enablingExecution(dr7, slot: n))])
+        slots[address] = Slot(index: n, previous: regs["dr\(n)"] ?? 0)
+    }
+
+    /// Frees the slot of `address`: DR7 loses only our bits, the slot gets its old address back.
+    func remove(_ address: UInt64) throws {
+        guard let slot = slots.removeValue(forKey: address) else { return }
+        let dr7 = try target.registers(vcpu: vcpu)["dr7"] ?? 0
+        try target.setRegisters(vcpu: vcpu,
+            [("dr\(slot.index)", slot.previous), ("dr7", X86DebugControl.disabling(dr7, slot: slot.index))])
+    }
+
+    /// Every slot back (teardown); errors are ignored so the rest still runs.
+    func removeAll() {
+        for address in addresses { try? remove(address) }
+    }
+}
+#endif
