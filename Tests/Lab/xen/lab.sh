@@ -18,7 +18,7 @@ TOOLS=(vmi-regs vmi-watch vmi-step vmi-evtchn vmi-gic-dump)
 
 # Timeouts (seconds). Each phase has its own; QEMU as a whole is bounded by their sum.
 T_BOOT=${VMI_XEN_LAB_BOOT_TIMEOUT:-240}       # QEMU start -> toolstack up in dom0
-T_GUESTS=${VMI_XEN_LAB_GUESTS_TIMEOUT:-300}   # toolstack up -> both guests ticking
+T_GUESTS=${VMI_XEN_LAB_GUESTS_TIMEOUT:-420}   # toolstack up -> both guests ticking (dom0 retries a silent guest)
 T_PLAN=${VMI_XEN_LAB_PLAN_TIMEOUT:-180}       # default per plan (a plan may say "# lab-timeout: N")
 T_SHUTDOWN=${VMI_XEN_LAB_SHUTDOWN_TIMEOUT:-180} # plans done -> results written -> QEMU exit
 T_FETCH=${VMI_XEN_LAB_FETCH_TIMEOUT:-600}     # apt-get download
@@ -244,6 +244,11 @@ fail_phase() {
     if [ -n "$CONSOLE" ] && [ -e "$CONSOLE" ]; then
         log "last 40 console lines:"
         tail -n 40 "$CONSOLE" | tr -d '\r' | sed 's/^/  | /' >&2
+        # The whole console stays with the results: the post-mortem starts there.
+        if [ -n "${OUT_DIR:-}" ]; then
+            mkdir -p "$OUT_DIR/_lab" && tr -d '\r' <"$CONSOLE" >"$OUT_DIR/_lab/console.log"
+            log "console: $OUT_DIR/_lab/console.log"
+        fi
     fi
     cleanup
     exit 1
@@ -287,6 +292,7 @@ cmd_run() {
     plan_dir=$(cd "$plan_dir" && pwd)
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
+    OUT_DIR=$out
     local run_start t
     run_start=$(now)
 
@@ -322,7 +328,7 @@ cmd_run() {
             esac
         done < <(ldd "$tools/$tool")
     done
-    printf 'GUESTS_TIMEOUT=%s\nPLAN_TIMEOUT=%s\n' "$T_GUESTS" "$T_PLAN" >"$in/lab.env"
+    printf 'GUESTS_TIMEOUT=%s\nPLAN_TIMEOUT=%s\n' "$((T_GUESTS - 20))" "$T_PLAN" >"$in/lab.env"
     # Two disks: vda holds exactly the input tar (busybox tar reads a device to its end), vdb is
     # an empty sparse disk dom0 writes the results to.
     local input=$RUN_DIR/input.tar disk=$RUN_DIR/results.img
