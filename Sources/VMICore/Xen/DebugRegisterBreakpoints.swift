@@ -11,15 +11,17 @@
 final class DebugRegisterBreakpoints {
     let target: XenDomainTarget
     let vcpu: Int
+    let ledger: GuestChangeLedger
     private struct Slot {
         var index: Int
         var previous: UInt64
     }
     private var slots: [UInt64: Slot] = [:]
 
-    init(target: XenDomainTarget, vcpu: Int) {
+    init(target: XenDomainTarget, vcpu: Int, ledger: GuestChangeLedger) {
         self.target = target
         self.vcpu = vcpu
+        self.ledger = ledger
     }
 
     var addresses: [UInt64] { slots.keys.sorted() }
@@ -37,6 +39,7 @@ final class DebugRegisterBreakpoints {
         }
         try target.setRegisters(vcpu: vcpu, [("dr\(n)", address), ("dr7", X86DebugControl.enablingExecution(dr7, slot: n))])
         slots[address] = Slot(index: n, previous: regs["dr\(n)"] ?? 0)
+        ledger.recordDebugRegister(vcpu: vcpu, slot: n, address: address)
     }
 
     /// Frees the slot of `address`: DR7 loses only our bits, the slot gets its old address back.
@@ -45,6 +48,7 @@ final class DebugRegisterBreakpoints {
         let dr7 = try target.registers(vcpu: vcpu)["dr7"] ?? 0
         try target.setRegisters(vcpu: vcpu,
             [("dr\(slot.index)", slot.previous), ("dr7", X86DebugControl.disabling(dr7, slot: slot.index))])
+        ledger.forgetDebugRegister(vcpu: vcpu, slot: slot.index)
     }
 
     /// Every slot back (teardown); errors are ignored so the rest still runs.

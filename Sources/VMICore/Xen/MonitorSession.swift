@@ -24,6 +24,10 @@ final class MonitorSession {
     let target: XenDomainTarget
     let ring: MonitorRing
     let breakpoints: SoftwareBreakpoints
+    /// Our changes to the guest, recorded for a `--force` run after a SIGKILL.
+    let ledger: GuestChangeLedger
+    /// What `--force` undid of a killed listener's changes, one line each.
+    private(set) var reclaimed: [String] = []
     private(set) var sources: [MonitorEvent] = []
     private var deviceModel: OpaquePointer?
     private var dmLogger: UnsafeMutablePointer<xentoollog_logger>?
@@ -39,13 +43,21 @@ final class MonitorSession {
             try MonitorRing(control: target.control, domid: target.domid, label: "domain \(target.address.xenLabel)",
                 force: force)
         }
+        ledger = GuestChangeLedger(domid: target.domid)
         do {
-            breakpoints = try SoftwareBreakpoints(control: target.control, domid: target.domid)
+            breakpoints = try SoftwareBreakpoints(control: target.control, domid: target.domid, ledger: ledger)
         } catch {
             ring.close()
             throw error
         }
-        if force { try? releaseStaleVCPUs() }
+        if force {
+            // The killed listener's bytes, debug registers and trap flag go back first, domain
+            // paused, then its vCPUs still waiting on unanswered requests are let go.
+            let paused = (try? control.pause(domid)) != nil
+            if ring.reclaimed { reclaimed = ledger.reclaim(target, breakpoints: breakpoints) }
+            try? releaseStaleVCPUs()
+            if paused { try? control.unpause(domid) }
+        }
     }
 
     deinit { teardown { VMEventResponse.resume($0) } }

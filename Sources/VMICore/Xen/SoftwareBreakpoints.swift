@@ -20,13 +20,15 @@ final class SoftwareBreakpoints {
     static let int3: UInt8 = 0xcc
     let control: XenControl
     let domid: UInt32
+    let ledger: GuestChangeLedger
     private let memory: OpaquePointer
     private let logger: UnsafeMutablePointer<xentoollog_logger>
     private(set) var sites: [UInt64: Site] = [:]
 
-    init(control: XenControl, domid: UInt32) throws {
+    init(control: XenControl, domid: UInt32, ledger: GuestChangeLedger) throws {
         self.control = control
         self.domid = domid
+        self.ledger = ledger
         let logger = cxen_quiet_logger()!
         do {
             memory = try XenCall.pointer("xenforeignmemory_open") { xenforeignmemory_open(logger, 0) }
@@ -83,12 +85,14 @@ final class SoftwareBreakpoints {
             return o
         }
         sites[address] = Site(address: address, frame: f, original: original, armed: true)
+        ledger.recordInt3(address, frame: f, original: original)
     }
 
     /// Puts the original byte back for good.
     func remove(_ address: UInt64) throws {
-        guard let site = sites.removeValue(forKey: address), site.armed else { return }
-        try restore(site)
+        guard let site = sites.removeValue(forKey: address) else { return }
+        if site.armed { try restore(site) }
+        ledger.forgetInt3(address)
     }
 
     /// Original byte back while a vCPU steps over it; `rearm` plants 0xCC again.
@@ -112,6 +116,16 @@ final class SoftwareBreakpoints {
     private func restore(_ site: Site) throws {
         try withFrame(site.frame) { p in
             if p[offset(site.address)] == SoftwareBreakpoints.int3 { p[offset(site.address)] = site.original }
+        }
+    }
+
+    /// A killed listener's byte: `original` back where 0xCC is still at `address`'s offset in
+    /// `frame`; true when it was.
+    func restoreStale(address: UInt64, frame: UInt64, original: UInt8) throws -> Bool {
+        try withFrame(frame) { p in
+            guard p[offset(address)] == SoftwareBreakpoints.int3 else { return false }
+            p[offset(address)] = original
+            return true
         }
     }
 

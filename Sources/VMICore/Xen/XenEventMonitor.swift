@@ -158,7 +158,7 @@ final class EventWatcher {
         if needStepOver || needHardware || wanted.contains(.debug) { try session.enable(.debugExceptions(sync: true)) }
         if needHardware {
             for v in try options.vcpu.map({ [$0] }) ?? target.vcpus() {
-                let bps = DebugRegisterBreakpoints(target: target, vcpu: v)
+                let bps = DebugRegisterBreakpoints(target: target, vcpu: v, ledger: session.ledger)
                 hardware[UInt32(v)] = bps
                 for spec in specs where spec.kind == .hbreak {
                     try target.xen("set a debug-register breakpoint on vcpu \(v)") { try bps.insert(spec.address ?? 0) }

@@ -54,7 +54,8 @@ final class XenStepSession: StepSession {
         self.options = options
         self.mtf = mtf
         session = try MonitorSession(target: target, force: options.force)
-        hardware = DebugRegisterBreakpoints(target: target, vcpu: vcpu)
+        hardware = DebugRegisterBreakpoints(target: target, vcpu: vcpu, ledger: session.ledger)
+        notices += session.reclaimed.map { "reclaimed: \($0)" }
         do {
             // No CPUID monitor: CPUID is stepped like the other instructions Xen completes, with
             // TF clear and a breakpoint after it. (A sync CPUID monitor would let us complete it
@@ -88,6 +89,7 @@ final class XenStepSession: StepSession {
             // After a reclaimed ring the TF we see may be a killed stepper's, not the guest's:
             // guests practically never set TF themselves, so give it back clear.
             guestTrapFlag = rflags & X86Flags.trap != 0 && !session.ring.reclaimed
+            session.ledger.recordTrapFlag(vcpu: vcpu, guestOwn: guestTrapFlag)
             try target.setRegisters(vcpu: vcpu, [("rflags", rflags | X86Flags.trap)])
         }
     }
@@ -339,6 +341,7 @@ final class XenStepSession: StepSession {
         let saved = guestTrapFlag
         try armTrapFlag()
         guestTrapFlag = saved
+        session.ledger.recordTrapFlag(vcpu: vcpu, guestOwn: saved)
     }
 
     // MARK: end
@@ -376,6 +379,7 @@ final class XenStepSession: StepSession {
                     try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])
                 }
             })
+        session.ledger.forgetTrapFlag(vcpu: vcpu)
     }
 }
 #endif

@@ -34,6 +34,24 @@ final class XenStore {
 
     static let token = "vmitools"
 
+    /// `xs_write`.
+    func write(_ path: String, _ value: String) throws {
+        try XenCall.succeeds("xs_write") { xs_write(handle, 0, path, value, UInt32(value.utf8.count)) }
+    }
+
+    /// `xs_rm`; a missing node is fine.
+    func remove(_ path: String) {
+        _ = xs_rm(handle, 0, path)
+    }
+
+    /// `xs_directory`: the node's children (empty when it does not exist).
+    func children(_ path: String) -> [String] {
+        var count: UInt32 = 0
+        guard let list = xs_directory(handle, 0, path, &count) else { return [] }
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { list[$0].map { String(cString: $0) } }
+    }
+
     /// `xs_watch`: the watch fires once at once, then on every change.
     func watch(_ path: String) throws {
         try XenCall.succeeds("xs_watch") { xs_watch(handle, path, XenStore.token) }

@@ -1,0 +1,90 @@
+#if canImport(CXen)
+/// What a listener has changed in a guest and not yet given back, written to xenstore under a
+/// dom0-only path as it happens, so that a listener killed with SIGKILL leaves a record the
+/// next `--force` run undoes: our 0xCC bytes (with the byte they replaced), our debug-register
+/// slots, and the guest's own trap flag under a stepper.
+///
+///     /vmitools/<domid>/int3/<address>        <frame>:<original byte>
+///     /vmitools/<domid>/dr/<vcpu>-<slot>      <address>
+///     /vmitools/<domid>/tf/<vcpu>             0 | 1 (the guest's own TF)
+///
+/// Without xenstore (no xenstored) nothing is recorded and nothing can be reclaimed.
+final class GuestChangeLedger {
+    private let store: XenStore?
+    let root: String
+
+    init(domid: UInt32) {
+        store = try? XenStore()
+        root = "/vmitools/\(domid)"
+    }
+
+    func recordInt3(_ address: UInt64, frame: UInt64, original: UInt8) {
+        try? store?.write("\(root)/int3/\(hex(address))", "\(hex(frame)):\(hex(UInt64(original)))")
+    }
+
+    func forgetInt3(_ address: UInt64) { store?.remove("\(root)/int3/\(hex(address))") }
+
+    func recordDebugRegister(vcpu: Int, slot: Int, address: UInt64) {
+        try? store?.write("\(root)/dr/\(vcpu)-\(slot)", hex(address))
+    }
+
+    func forgetDebugRegister(vcpu: Int, slot: Int) { store?.remove("\(root)/dr/\(vcpu)-\(slot)") }
+
+    func recordTrapFlag(vcpu: Int, guestOwn: Bool) {
+        try? store?.write("\(root)/tf/\(vcpu)", guestOwn ? "1" : "0")
+    }
+
+    func forgetTrapFlag(vcpu: Int) { store?.remove("\(root)/tf/\(vcpu)") }
+
+    /// The guest's own TF recorded for `vcpu` by a stepper that never gave it back.
+    func recordedTrapFlag(vcpu: Int) -> Bool? {
+        (try? store?.read("\(root)/tf/\(vcpu)")).flatMap { $0 }.map { $0 == "1" }
+    }
+
+    /// Undoes what a killed listener left, domain paused by the caller; returns what was done,
+    /// one line each. Each change is undone only where the guest still shows ours (0xCC still
+    /// there, the slot still enabled at our address), so a guest that moved on keeps its state.
+    func reclaim(_ target: XenDomainTarget, breakpoints: SoftwareBreakpoints) -> [String] {
+        guard let store else { return [] }
+        var done: [String] = []
+        for name in store.children("\(root)/int3") {
+            defer { store.remove("\(root)/int3/\(name)") }
+            guard let address = parseUInt64(name), let value = try? store.read("\(root)/int3/\(name)"),
+                let (frame, original) = Self.pair(value)
+            else { continue }
+            if (try? breakpoints.restoreStale(address: address, frame: frame, original: UInt8(truncatingIfNeeded: original))) == true {
+                done.append("int3 byte at \(hex(address)) restored")
+            }
+        }
+        for name in store.children("\(root)/dr") {
+            defer { store.remove("\(root)/dr/\(name)") }
+            let parts = name.split(separator: "-").compactMap { Int($0) }
+            guard parts.count == 2, X86DebugControl.slots.contains(parts[1]),
+                let value = try? store.read("\(root)/dr/\(name)"), let address = parseUInt64(value),
+                let regs = try? target.registers(vcpu: parts[0]), let dr7 = regs["dr7"],
+                regs["dr\(parts[1])"] == address, X86DebugControl.isEnabled(dr7, slot: parts[1])
+            else { continue }
+            if (try? target.setRegisters(vcpu: parts[0], [("dr7", X86DebugControl.disabling(dr7, slot: parts[1]))])) != nil {
+                done.append("debug register \(parts[1]) of vcpu \(parts[0]) (\(hex(address))) cleared")
+            }
+        }
+        for name in store.children("\(root)/tf") {
+            defer { store.remove("\(root)/tf/\(name)") }
+            guard let vcpu = Int(name), let own = recordedTrapFlag(vcpu: vcpu),
+                let rflags = try? target.registers(vcpu: vcpu)["rflags"],
+                (rflags & X86Flags.trap != 0) != own
+            else { continue }
+            if (try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])) != nil {
+                done.append("trap flag of vcpu \(vcpu) given back")
+            }
+        }
+        store.remove(root)
+        return done
+    }
+
+    private static func pair(_ value: String) -> (UInt64, UInt64)? {
+        let parts = value.split(separator: ":").compactMap { parseUInt64(String($0)) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+}
+#endif
