@@ -68,7 +68,7 @@ for t in "${targets[@]}"; do
     slowest=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
     wall=$(( $(date +%s) - $(stat -c %Y "$work/$t.start") ))
     cpu=$(awk '/^[0-9.]+ [0-9.]+$/ { printf "%.0f", $1 + $2 }' "$work/$t.cpu" 2>/dev/null)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     count() { find "$work/artifacts/$t" -name "$1-*" -newer "$work/$t.start" | wc -l; }
     c=$(count crash); l=$(count leak); to=$(count timeout); oom=$(count oom)
     status=ok
