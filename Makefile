@@ -14,7 +14,7 @@ MAN_PLUGIN_OUT := .build/plugins/GenerateManual/outputs
 MAN_DATE := 2026-11-28
 
 .PHONY: all build release test unit-test check-generated man completions install uninstall \
-	lab lab-test lab-test-xen lab-test-xen-full bench fuzz clean
+	lab lab-test lab-test-xen lab-test-xen-full bench fuzz fuzz-ci test-sanitize clean
 
 all: build
 
@@ -32,9 +32,25 @@ test: build
 	$(SWIFT) test
 	$(MAKE) check-generated
 	$(MAKE) lab-test
+	$(MAKE) test-sanitize
+	$(MAKE) fuzz-ci
 
 unit-test:
 	$(SWIFT) test
+
+# The unit and CLI suites (tools included) built with a sanitizer, in a build folder of its own
+# so the plain .build is not rebuilt: SANITIZER=address (make test's: the cheaper build, and it
+# checks the unsafe-pointer code) or thread. Swift 6.3 on Linux refuses -sanitize=undefined, so
+# the address run also builds the C seam's inline shims (CXen) with UBSan, fatal on any finding;
+# Swift code traps on overflow and out-of-bounds by itself.
+SANITIZER ?= address
+UBSAN_C := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined
+SANITIZE_FLAGS = --sanitize=$(SANITIZER) $(if $(filter address,$(SANITIZER)),$(UBSAN_C)) \
+	--scratch-path .build-$(subst address,asan,$(subst thread,tsan,$(SANITIZER)))
+test-sanitize:
+	$(SWIFT) build --build-tests $(SANITIZE_FLAGS)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp \
+		$(SWIFT) test --skip-build $(SANITIZE_FLAGS)
 
 # --- generated documentation -------------------------------------------------------------
 
@@ -84,9 +100,15 @@ bench:
 	$(SWIFT) run -c release --package-path Benchmarks vmi-bench
 
 # libFuzzer + AddressSanitizer targets for every parser of hostile input (Tests/Fuzz/README.md).
+# FUZZ_RUNS=N stops each target after N executions instead (Tests/Fuzz/README.md's long runs).
 FUZZ_SECONDS ?= 60
 fuzz:
 	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+# make test's share: every target briefly, so a parser change that crashes on its seeds or on
+# the first mutations fails CI.
+fuzz-ci:
+	Tests/Fuzz/run.sh 10
 
 # The lab (Tests/Lab): real Xen and QEMU guests built from Debian packages, cached in
 # $(VMI_LAB_CACHE) (default .lab/). `make lab` builds the images; `make lab-test` boots them and

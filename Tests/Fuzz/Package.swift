@@ -13,7 +13,7 @@ import PackageDescription
 /// it through a symlink).
 let rootPath = ProcessInfo.processInfo.environment["VMITOOLS_ROOT"] ?? "../.."
 let root = URL(fileURLWithPath: rootPath, relativeTo: URL(fileURLWithPath: #filePath).deletingLastPathComponent())
-    .standardized.lastPathComponent.lowercased()
+    .standardizedFileURL.lastPathComponent.lowercased()
 
 /// One executable per parser; the name is also the corpus/regression folder name.
 let fuzzTargets = [

@@ -9,11 +9,13 @@ import Testing
 #endif
 
 /// The gdb driver against a stub that lies or dies: every case ends in one clear error within
-/// the reply timeout (1 s here), never a hang or a crash.
+/// the reply timeout, never a hang or a crash. Cases that end by the timeout set it to 1 s; the
+/// others allow 5 s, so a loaded machine (or a sanitizer build) does not fail a reply that is
+/// merely slow.
 @Suite(.serialized) struct GDBFakeStubTests {
     static let fixtureDir = Fixtures.sourceDir.appendingPathComponent("qemu/gdb/x86_64").path
 
-    func open(_ stub: FakeGDBStub, timeout: Double = 1) throws -> GDBTarget {
+    func open(_ stub: FakeGDBStub, timeout: Double = 5) throws -> GDBTarget {
         let address = try TargetAddress(parsing: stub.target)
         guard case .gdb(let endpoint) = address else { throw VMIError("not a gdb target") }
         return try GDBTarget(endpoint, address: address, timeout: timeout)
@@ -109,7 +111,7 @@ import Testing
             _ = c.readPacket(timeout: 3)
             Thread.sleep(forTimeInterval: 2)
         }
-        expectError("\(stub.target): no reply from the stub within 1 s") { _ = try open(stub) }
+        expectError("\(stub.target): no reply from the stub within 1 s") { _ = try open(stub, timeout: 1) }
         stub.finish()
     }
 
@@ -208,10 +210,12 @@ import Testing
 
     /// Opens a QEMU-like stub whose answer to `g` is `answer` and expects `message` from a
     /// register read.
-    func expectRegisterReadError(_ message: String, answer: @escaping (FakeGDBConnection) -> String?) throws {
+    func expectRegisterReadError(
+        _ message: String, timeout: Double = 5, answer: @escaping (FakeGDBConnection) -> String?
+    ) throws {
         let q = try qemu()
         let stub = try FakeGDBStub { c in q.serve(c) { p in p == "g" ? answer(c) : nil } }
-        let t = try open(stub)
+        let t = try open(stub, timeout: timeout)
         expectError(message.replacingOccurrences(of: "TARGET", with: stub.target)) { _ = try t.registers(vcpu: 0) }
         t.close()
         stub.finish()
@@ -333,7 +337,7 @@ import Testing
 
     /// Console output without end is no answer: the exchange still times out.
     @Test func endlessConsoleOutput() throws {
-        try expectRegisterReadError("TARGET: no reply from the stub within 1 s") { c in
+        try expectRegisterReadError("TARGET: no reply from the stub within 1 s", timeout: 1) { c in
             for _ in 0..<300 {
                 c.sendPacket("O6869")
                 Thread.sleep(forTimeInterval: 0.01)
@@ -408,7 +412,8 @@ import Testing
         let q = try qemu()
         let stub = try FakeGDBStub { c in q.serve(c) { p in p == "vCont;c" ? "W00" : nil } }
         let t = try open(stub)
-        expectError("\(stub.target): the target exited with status 0") {
+        // The exit ends the connection: the cleanup after it must not wait a reply timeout (5 s).
+        expectError("\(stub.target): the target exited with status 0", within: 3) {
             try t.listen([try EventSpec(parsing: "breakpoint@0x1000")], options: ListenOptions()) { _ in .next }
         }
         t.close()

@@ -356,9 +356,8 @@ final class GDBClient {
                 return s
             case .output(let text): connection.appendConsoleOutput(text)
             case .exited(let status, let signaled):
-                throw VMIError(
-                    "\(target): the target \(signaled ? "was killed by signal \(status)" : "exited with status \(status)")"
-                )
+                throw connection.targetGone(
+                    "the target \(signaled ? "was killed by signal \(status)" : "exited with status \(status)")")
             }
         }
     }

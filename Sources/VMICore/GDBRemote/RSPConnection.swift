@@ -45,6 +45,11 @@ final class RSPConnection {
         return error(e)
     }
 
+    /// The target exited (`W`/`X`): the connection is dead from here on, so the cleanup that
+    /// follows (interrupt, breakpoint removal, detach) fails at once instead of waiting a reply
+    /// timeout for a stop that cannot come.
+    func targetGone(_ why: String) -> VMIError { fail(.invalid(why)) }
+
     func deadline() -> Double {
         let d = monotonicSeconds() + timeout
         return teardownDeadline.map { min($0, d) } ?? d
