@@ -3,9 +3,10 @@
 # moments, in every way a tool can end, while events fire many times a second; after each end
 # the guest must be left running and clean.
 #
-#   fault-trials.sh [-n TRIALS] [-s SEED] [-b BINDIR] [-c] STATEDIR
+#   fault-trials.sh [-n TRIALS] [-s SEED] [-b BINDIR] [-c | -p END] STATEDIR
 #
-# -c: the ends in turn (trial i ends the i-th way), so -n 8 -c tries each once; else at random.
+# -c: the ends in turn (trial i ends the i-th way), so -n 9 -c tries each once; -p END: only
+# that end (SIGINT ... cut, as listed below); else at random.
 # STATEDIR: a guest started by guest.sh (or with-guests.sh's VMI_LAB_QEMU_STATE_X86_64).
 # BINDIR: the built tools (default .build/debug). Exit 0 when every trial passed.
 #
@@ -16,7 +17,7 @@
 # (VBAR_ELx + 0x280, every timer interrupt), there are no watchpoint loads, and progress is
 # measured in console ticks over 3.5 s instead of jiffies over 1.5 s.
 # Ends: SIGINT, SIGTERM, SIGHUP, stdout closed (| head -n K), --timeout, --count, SIGKILL, and
-# "stall": stdout is a pipe whose reader never reads; SIGTERM comes while the pipe is full (the
+# "stall": stdout is a one-page pipe whose reader never reads; SIGTERM comes while it is full (the
 # note says whether jiffies_64 advanced during the stall: vmi-watch drops records rather than
 # hold the guest; vmi-step's guest is stopped between steps anyway); "cut": the tool talks to
 # the stub through cut-proxy.py, which closes the connection mid-stream (exit 1 and one
@@ -35,15 +36,15 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-trials=60 seed=$$ bin=$repo/.build/debug cycle=0
-while getopts n:s:b:c o; do
+trials=60 seed=$$ bin=$repo/.build/debug cycle=0 only=""
+while getopts n:s:b:cp: o; do
     case $o in
-        n) trials=$OPTARG ;; s) seed=$OPTARG ;; b) bin=$OPTARG ;; c) cycle=1 ;;
-        *) sed -n '2,30p' "$0" >&2; exit 2 ;;
+        n) trials=$OPTARG ;; s) seed=$OPTARG ;; b) bin=$OPTARG ;; c) cycle=1 ;; p) only=$OPTARG ;;
+        *) sed -n '2,34p' "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 1 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
+[ $# -eq 1 ] || { sed -n '2,34p' "$0" >&2; exit 2; }
 state=$(cd "$1" && pwd) || exit 2
 # shellcheck disable=SC1091
 . "$state/env"
@@ -143,6 +144,7 @@ for ((i = 1; i <= trials; i++)); do
     load=${loads[RANDOM % ${#loads[@]}]}
     path=${paths[RANDOM % ${#paths[@]}]}
     [ $cycle = 1 ] && path=${paths[(i - 1) % ${#paths[@]}]}
+    [ -n "$only" ] && path=$only
     # A moment from 0 to 3 s after start: some land in the attach, most in the event stream.
     delay=$(printf '0.%03d' $((RANDOM % 1000)))
     [ $((RANDOM % 3)) = 0 ] || delay=$((RANDOM % 3)).$((RANDOM % 10))
@@ -185,7 +187,13 @@ for ((i = 1; i <= trials; i++)); do
         out=$work/out
         if [ "$path" = stall ]; then
             rm -f "$work/fifo" && mkfifo "$work/fifo"
-            sleep 600 <"$work/fifo" &
+            # The reader shrinks the pipe to one page (F_SETPIPE_SZ), so a few records fill it
+            # even when the tick code runs only a few times a second (NO_HZ), then never reads.
+            /usr/bin/python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "rb")
+try: fcntl.fcntl(f, 1031, 4096)
+except OSError: pass
+time.sleep(600)' "$work/fifo" &
             reader=$!
             out=$work/fifo
             : >"$work/out"
