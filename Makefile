@@ -114,7 +114,7 @@ fuzz-ci:
 # $(VMI_LAB_CACHE) (default .lab/). `make lab` builds the images; `make lab-test` boots them and
 # runs the live tests (suites that skip outside the lab).
 export VMI_LAB_CACHE ?= $(CURDIR)/.lab
-QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GICLabTests|StepConsoleTerminalTests
+QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GDBFaultLabTests|GICLabTests|StepConsoleTerminalTests
 XEN_LAB_OUT := $(CURDIR)/.build/xen-lab
 XEN_LAB_PLAN_DIR := $(CURDIR)/.build/xen-lab-plans
 # Which Xen lab plans `make lab-test` runs (and the suites that check them). The default is the

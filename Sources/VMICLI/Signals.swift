@@ -18,8 +18,14 @@ public struct Interrupted: Error, Equatable {
 /// TF set), the signal is recorded instead and `Signals.wakeFD` becomes readable: event loops poll
 /// it beside their own descriptor and unwind through `Signals.check()`, running every teardown.
 /// A third signal during teardown forces the exit (a hung hypervisor must not make a tool unkillable).
+///
+/// A signal the parent set to be ignored stays ignored, as in every Unix tool: a shell starts
+/// background jobs with SIGINT ignored, nohup ignores SIGHUP. Taking it over would make the
+/// tool's answer a race: the kernel drops an ignored signal that comes before `install()`, so an
+/// early ^C would be lost while a later one stops the tool.
 public enum Signals {
-    static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    static let candidates: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    nonisolated(unsafe) static var handled: [Int32] = candidates
     static let pending = Atomic<Int32>(0)
     static let guards = Atomic<Int>(0)
     static let count = Atomic<Int>(0)
@@ -41,6 +47,7 @@ public enum Signals {
 
     static func install() {
         signal(SIGPIPE, SIG_IGN)  // EPIPE comes back from write(2) instead
+        handled = candidates.filter { !isIgnored($0) }
         var set = sigset_t()
         sigemptyset(&set)
         for s in handled { sigaddset(&set, s) }
@@ -76,6 +83,13 @@ public enum Signals {
     }
 
     static func finish() {}
+
+    /// Whether `sig`'s disposition is SIG_IGN (inherited from the parent).
+    static func isIgnored(_ sig: Int32) -> Bool {
+        var action = sigaction()
+        guard sigaction(sig, nil, &action) == 0 else { return false }
+        return unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+    }
 
     /// Holds the process while guest state is changed: signals then unwind instead of killing.
     public final class GuestGuard {

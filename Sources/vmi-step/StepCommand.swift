@@ -60,7 +60,8 @@ struct StepCommand: ParsableCommand {
     func run() throws {
         try target.withTarget(force: stream.force) { driver in
             let stepper = try driver.require(SingleStepper.self, to: "single-step")
-            let out = OutputWriter(mode: .perRecord)
+            // A slow reader holds the stepped vCPU (stopped anyway), never a signal.
+            let out = OutputWriter(mode: .perRecord, backpressure: .wait(stopFD: Signals.wakeFD))
             try Signals.guarded {
                 let options = stream.listenOptions()
                 do {

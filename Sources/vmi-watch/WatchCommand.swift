@@ -14,6 +14,10 @@ struct WatchCommand: ParsableCommand {
             The guest is left running and clean on every exit: --count, --timeout, SIGINT, SIGTERM, \
             SIGHUP, a closed pipe, and errors.
 
+            The guest never waits for a slow reader: up to 1 MiB of records is held for it, and \
+            records beyond that are dropped and counted in a 'lost' record once there is room \
+            again (with --sync the tool waits for the reader instead).
+
             Examples:
               vmi-watch web01 --event cr3 --count 20
               vmi-watch web01 --event cpuid --timeout 10s | jq -r .leaf | sort | uniq -c
@@ -39,14 +43,23 @@ struct WatchCommand: ParsableCommand {
 
     func run() throws {
         let specs = try event.map(EventSpec.init(parsing:))
+        // Records still held for a slow reader go out after the target is closed: waiting for
+        // the reader then holds nothing of the guest (and a signal ends the wait).
+        var out: OutputWriter?
+        defer { try? out?.finish() }
         try target.withTarget(force: stream.force) { driver in
             let monitor = try driver.require(EventMonitor.self, to: "watch events")
             try monitor.check(specs)
-            let out = OutputWriter(mode: .perRecord)
+            let writer = OutputWriter(
+                mode: .perRecord,
+                backpressure: sync
+                    ? .wait(stopFD: Signals.wakeFD)
+                    : .drop(limit: 1 << 20, identity: monitor.recordIdentity, stopFD: Signals.wakeFD))
+            out = writer
             var written = 0
             try Signals.guarded {
                 try monitor.listen(specs, options: stream.listenOptions(sync: sync)) { event in
-                    try out.record(type: "event") { event.write(identity: monitor.recordIdentity, to: &$0) }
+                    try writer.record(type: "event") { event.write(identity: monitor.recordIdentity, to: &$0) }
                     written += 1
                     return written == stream.count ? .stop : .next
                 }

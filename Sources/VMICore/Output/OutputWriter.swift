@@ -7,6 +7,12 @@ import Glibc
 /// Snapshot tools buffer (64 KiB chunks); streaming tools write each record as it happens so a
 /// `jq` downstream sees it at once. A reader that went away (EPIPE) is reported as
 /// `OutputError.consumerGone`, which the CLI layer turns into a silent exit 0 after teardown.
+///
+/// A live stream must not hold the guest hostage to a slow reader: while stdout blocks, the
+/// guest sits stopped at the event being written and a signal cannot unwind the tool. So a
+/// stream chooses its `Backpressure`: wait for the reader but give up on a stop request
+/// (stepping: the guest is stopped anyway), or never wait and drop what does not fit, counted
+/// in a `lost` record (watching: the guest keeps running).
 public final class OutputWriter {
     public enum Mode: Sendable {
         /// One write(2) per record: for event streams.
@@ -15,19 +21,42 @@ public final class OutputWriter {
         case buffered
     }
 
+    /// What a per-record stream does when stdout takes no more.
+    public enum Backpressure: Sendable {
+        /// Plain blocking writes (files, tests).
+        case block
+        /// Wait for the reader; `StopRequested` once `stopFD` is readable (a signal came).
+        case wait(stopFD: Int32)
+        /// Never wait: keep up to `limit` bytes for the reader, drop records beyond that and
+        /// count them; a `lost` record (naming `identity`) says how many once there is room.
+        case drop(limit: Int, identity: RecordIdentity, stopFD: Int32)
+    }
+
     public let fd: Int32
     public let mode: Mode
+    public let backpressure: Backpressure
     public private(set) var buffer: [UInt8] = []
+    /// Records dropped since the last `lost` record, and in all.
+    public private(set) var lost = 0
+    public private(set) var lostTotal = 0
     static let chunk = 64 * 1024
+    /// Linux writes up to PIPE_BUF bytes to a pipe whole, and poll(2) reports POLLOUT while a
+    /// page is free: a piece this size after POLLOUT never blocks.
+    static let pipeBuf = 4096
 
-    public init(fd: Int32 = 1, mode: Mode) {
+    public init(fd: Int32 = 1, mode: Mode, backpressure: Backpressure = .block) {
         self.fd = fd
         self.mode = mode
+        // A regular file never makes a writer wait for a reader: plain writes, no poll(2) each.
+        var st = stat()
+        let isFile = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
+        self.backpressure = isFile ? .block : backpressure
         buffer.reserveCapacity(OutputWriter.chunk + 4096)
     }
 
     /// Writes one finished record.
     public func write(_ line: JSONLine) throws {
+        guard try admit() else { return }
         buffer.append(contentsOf: line.bytes)
         try afterAppend()
     }
@@ -39,6 +68,7 @@ public final class OutputWriter {
     /// Builds a record directly in the output buffer: no intermediate allocation per record.
     @inlinable
     public func record(type: StaticString, _ body: (inout JSONLine) -> Void) throws {
+        guard try admit() else { return }
         var line = JSONLine(appendingTo: takeBuffer(), type: type)
         body(&line)
         line.finish()
@@ -65,19 +95,101 @@ public final class OutputWriter {
     }
 
     func afterAppend() throws {
-        if mode == .perRecord || buffer.count >= OutputWriter.chunk { try flush() }
+        guard mode == .perRecord || buffer.count >= OutputWriter.chunk else { return }
+        switch backpressure {
+        case .block: try flush()
+        case .wait(let stopFD): try drain(waiting: true, stopFD: stopFD)
+        case .drop(_, _, let stopFD): try drain(waiting: false, stopFD: stopFD)
+        }
+    }
+
+    /// Whether the next record goes out: false (and counted) while a dropping stream's backlog
+    /// is full. Before a record that follows dropped ones, a `lost` record says how many.
+    @usableFromInline
+    func admit() throws -> Bool {
+        guard case .drop(let limit, let identity, _) = backpressure else { return true }
+        if !buffer.isEmpty { try drain(waiting: false, stopFD: -1) }
+        if buffer.count >= limit {
+            lost += 1
+            lostTotal += 1
+            return false
+        }
+        appendLostRecord(identity)
+        return true
+    }
+
+    /// `{"type":"lost","ts":...,"target":...,"records":N}` for the records dropped since the last one.
+    private func appendLostRecord(_ identity: RecordIdentity) {
+        guard lost > 0 else { return }
+        var line = JSONLine(appendingTo: takeBuffer(), type: "lost")
+        line.timestamp()
+        identity.write(to: &line)
+        line.field("records", lost)
+        line.finish()
+        buffer = line.bytes
+        lost = 0
+    }
+
+    /// The end of a stream: what is still held (and a last `lost` record), waiting for the
+    /// reader until `stopFD` is readable (a signal: give up, the tool is ending anyway).
+    public func finish() throws {
+        switch backpressure {
+        case .block: try flush()
+        case .wait(let stopFD): do { try drain(waiting: true, stopFD: stopFD) } catch is StopRequested {}
+        case .drop(_, let identity, let stopFD):
+            appendLostRecord(identity)
+            do { try drain(waiting: true, stopFD: stopFD) } catch is StopRequested {}
+        }
+    }
+
+    /// Writes what stdout takes in pieces that never block. With `waiting`, polls until all is
+    /// written or `stopFD` is readable (`StopRequested`); without, returns with the rest held.
+    func drain(waiting: Bool, stopFD: Int32) throws {
+        var offset = 0
+        defer { dropWritten(offset) }
+        while offset < buffer.count {
+            var fds = [
+                pollfd(fd: fd, events: Int16(POLLOUT), revents: 0),
+                pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0),
+            ]
+            let ready = poll(&fds, waiting && stopFD >= 0 ? 2 : 1, waiting ? -1 : 0)
+            if ready < 0 && errno == EINTR { continue }
+            if waiting && fds[1].revents & Int16(POLLIN) != 0 { throw StopRequested() }
+            if ready <= 0 || fds[0].revents == 0 {
+                if waiting { continue }
+                return
+            }
+            let n = buffer.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + offset, min(raw.count - offset, OutputWriter.pipeBuf))
+            }
+            if n >= 0 {
+                offset += n
+                continue
+            }
+            let err = errno
+            if err == EINTR || (err == EAGAIN && waiting) { continue }
+            if err == EAGAIN { return }
+            if err == EPIPE {
+                offset = buffer.count
+                throw OutputError.consumerGone
+            }
+            throw OutputError.writeFailed(errno: err)
+        }
+    }
+
+    /// Forgets the first `count` bytes of the buffer (written out).
+    private func dropWritten(_ count: Int) {
+        if count == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+        } else if count > 0 {
+            buffer.removeFirst(count)
+        }
     }
 
     /// Writes everything gathered. Retries short writes and EINTR.
     public func flush() throws {
         var offset = 0
-        defer {
-            if offset == buffer.count {
-                buffer.removeAll(keepingCapacity: true)
-            } else if offset > 0 {
-                buffer.removeFirst(offset)
-            }
-        }
+        defer { dropWritten(offset) }
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { raw in
                 Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
