@@ -88,7 +88,8 @@ public enum Signals {
     static func isIgnored(_ sig: Int32) -> Bool {
         var action = sigaction()
         guard sigaction(sig, nil, &action) == 0 else { return false }
-        return unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        let handler = unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self)
+        return handler == unsafeBitCast(SIG_IGN, to: Int.self)
     }
 
     /// Holds the process while guest state is changed: signals then unwind instead of killing.

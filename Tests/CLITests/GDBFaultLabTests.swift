@@ -48,7 +48,7 @@ import Testing
         posix_spawnattr_setsigdefault(&attr, &defaults)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let cargs = argv.map { strdup($0) } + [nil]
-        defer { cargs.forEach { free($0) } }
+        defer { for a in cargs { free(a) } }
         var pid = pid_t()
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cargs, environ)
         close(fds[1])

@@ -11,9 +11,15 @@ import Testing
     /// Starts `vmi-watch` through `sh -c "trap '' SIGS; exec ..."`, so it inherits those
     /// signals ignored (as a shell's background job inherits SIGINT), and waits until the
     /// stub saw it resume the guest.
-    func watching(ignoring ignored: String) throws -> (Process, FakeGDBStub) {
+    func watching(ignoring ignored: String, stdout: Any = FileHandle.nullDevice, hits: Int = 0) throws -> (
+        Process, FakeGDBStub
+    ) {
         let q = try QEMULikeStub(fixtureDir: Fixtures.sourceDir.appendingPathComponent("qemu/gdb/x86_64").path)
-        let stub = try FakeGDBStub { c in q.serve(c) }
+        q.registers[16] = 0xffff_ffff_8100_0000  // rip: on the breakpoint, so every stop is an event
+        q.stops = Array(repeating: "T05thread:p01.01;", count: hits)
+        // A Unix socket: no Nagle delay per small packet, so events come thousands a second.
+        let path = NSTemporaryDirectory() + "vmi-signal-test-\(getpid())-\(UUID().uuidString.prefix(8)).sock"
+        let stub = try FakeGDBStub(unixPath: path) { c in q.serve(c) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         let tool = Tools.binDir.appendingPathComponent("vmi-watch").path
@@ -22,7 +28,7 @@ import Testing
             "-c", ignored.isEmpty ? exec : "trap '' \(ignored); " + exec, tool, stub.target, "--event",
             "hbreak@0xffffffff81000000",
         ]
-        p.standardOutput = FileHandle.nullDevice
+        p.standardOutput = stdout
         try p.run()
         let deadline = Date().addingTimeInterval(20)
         while !stub.packets.contains("vCont;c") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
@@ -56,6 +62,22 @@ import Testing
         stub.finish()
         #expect(p.terminationStatus == 128 + signal)
         #expect(stub.packets.contains("z1,ffffffff81000000,1") && stub.packets.last == "D;1")
+    }
+
+    /// stdout a pipe nobody reads while events keep coming: the tool neither blocks the guest
+    /// nor ignores the signal (before, write(2) blocked with the target stopped, and SIGTERM
+    /// was only recorded).
+    @Test func stalledReaderDoesNotHoldTheTool() throws {
+        let unread = Pipe()
+        let (p, stub) = try watching(ignoring: "", stdout: unread, hits: 2000)
+        // 2000 events of ~150 bytes: far more than the 64 KiB pipe holds.
+        let deadline = Date().addingTimeInterval(20)
+        while stub.packets.filter({ $0 == "vCont;c" }).count < 800 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(stub.packets.filter { $0 == "vCont;c" }.count >= 800, "the guest stopped being resumed")
+        try end(p, stub, by: SIGTERM)
+        try unread.fileHandleForReading.close()
     }
 
     @Test(arguments: [SIGINT, SIGTERM, SIGHUP]) func signalEndsTheWatchCleanly(signal: Int32) throws {
