@@ -15,7 +15,7 @@ struct XenFaultsLabTests {
 
     @Test func everyTrialLeavesTheGuestRunningAndClean() throws {
         let all = try trials()
-        #expect(all.count >= 30)
+        #expect(all.count >= 24)
         for t in all { #expect(t.last == "ok", "\(t.joined(separator: " "))") }
         // Every way to end was tried, and each ended as the tool promises.
         let hows = Set(all.compactMap { $0.count > 2 ? String($0[2]) : nil })
