@@ -92,7 +92,7 @@ fuzz:
 # $(VMI_LAB_CACHE) (default .lab/). `make lab` builds the images; `make lab-test` boots them and
 # runs the live tests (suites that skip outside the lab).
 export VMI_LAB_CACHE ?= $(CURDIR)/.lab
-QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GICLabTests|StepConsoleTerminalTests
+QEMU_LAB_SUITES := QEMULabTests|GDBLabTests|GICLabTests|StepConsoleTerminalTests|CookbookLabTests
 XEN_LAB_OUT := $(CURDIR)/.build/xen-lab
 XEN_LAB_PLAN_DIR := $(CURDIR)/.build/xen-lab-plans
 # Which Xen lab plans `make lab-test` runs (and the suites that check them). The default is the
@@ -125,7 +125,7 @@ lab-test-xen: build release
 
 lab-test-xen-full:
 	$(MAKE) lab-test-xen XEN_LAB_PLANS="$$(cd Tests/Lab/xen/plans && ls *.sh | sed 's/\.sh$$//' | tr '\n' ' ')" \
-		XEN_LAB_SUITES='XenLabTests|XenLiveTests|XenEventsLabTests'
+		XEN_LAB_SUITES='XenLabTests|XenLiveTests|XenEventsLabTests|XenLabCookbookTests'
 
 clean:
 	rm -rf .build Benchmarks/.build
