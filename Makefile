@@ -41,7 +41,7 @@ unit-test:
 man: build
 	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual \
 		--configuration debug --date $(MAN_DATE) --authors "the vmitools developers" >/dev/null
-	python3 man/generate.py $(MAN_PLUGIN_OUT) man/man1
+	python3 man/generate.py $(MAN_PLUGIN_OUT) man/man1 man/man7
 
 completions: build
 	completions/generate.sh .build/debug completions
@@ -51,18 +51,18 @@ check-generated: build
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual \
 		--configuration debug --date $(MAN_DATE) --authors "the vmitools developers" >/dev/null && \
-	python3 man/generate.py $(MAN_PLUGIN_OUT) $$tmp/man1 && \
+	python3 man/generate.py $(MAN_PLUGIN_OUT) $$tmp/man1 $$tmp/man7 && \
 	completions/generate.sh .build/debug $$tmp/completions && \
-	diff -r $$tmp/man1 man/man1 && \
+	diff -r $$tmp/man1 man/man1 && diff -r $$tmp/man7 man/man7 && \
 	for d in bash zsh fish; do diff -r $$tmp/completions/$$d completions/$$d || exit 1; done && \
-	mandoc -Tlint -Wwarning man/man1/*.1 man/man5/*.5 && \
+	mandoc -Tlint -Wwarning man/man1/*.1 man/man5/*.5 man/man7/*.7 && \
 	echo "check-generated: man pages and completions are up to date, mandoc lint clean"
 
 # --- install ------------------------------------------------------------------------------
 
 install:
 	@test -x $(RELEASE_BIN)/vmi-regs || { echo "run 'make release' first"; exit 1; }
-	install -d $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(BASHDIR) $(ZSHDIR) $(FISHDIR)
+	install -d $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(MANDIR)/man7 $(BASHDIR) $(ZSHDIR) $(FISHDIR)
 	for t in $(TOOLS); do \
 		install -m 755 $(RELEASE_BIN)/$$t $(BINDIR)/$$t; \
 		install -m 644 man/man1/$$t.1 $(MANDIR)/man1/$$t.1; \
@@ -71,12 +71,13 @@ install:
 		install -m 644 completions/fish/$$t.fish $(FISHDIR)/$$t.fish; \
 	done
 	install -m 644 man/man5/vmi-json.5 $(MANDIR)/man5/vmi-json.5
+	install -m 644 man/man7/vmitools.7 $(MANDIR)/man7/vmitools.7
 
 uninstall:
 	for t in $(TOOLS); do \
 		rm -f $(BINDIR)/$$t $(MANDIR)/man1/$$t.1 $(BASHDIR)/$$t $(ZSHDIR)/_$$t $(FISHDIR)/$$t.fish; \
 	done
-	rm -f $(MANDIR)/man5/vmi-json.5
+	rm -f $(MANDIR)/man5/vmi-json.5 $(MANDIR)/man7/vmitools.7
 
 # --- benchmarks and lab -------------------------------------------------------------------
 
