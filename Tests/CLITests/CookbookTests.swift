@@ -255,6 +255,15 @@ struct StandInStale: Error, CustomStringConvertible {
         for t in titles { _ = try Cookbook.script(try Cookbook.recipe(t), Cookbook.standIns[t]!) }
     }
 
+    /// The runner hands back the script's own exit status, and the shell leads its own process
+    /// group, which the runner's timeout kills whole.
+    @Test func shellRunnerKeepsStatusAndGroup() throws {
+        let r = try Tools.shell("echo $$ $(cut -d' ' -f5 /proc/$$/stat); exit 3", in: FileManager.default.temporaryDirectory)
+        #expect(r.status == 3)
+        let ids = r.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(ids.count == 2 && ids[0] == ids[1], "pid and process group: \(r.stdout)")
+    }
+
     @Test(arguments: Cookbook.titles { if case .fixtures = $0 { true } else { false } })
     func onFixtures(title: String) throws {
         try Cookbook.run(title)

@@ -39,9 +39,10 @@ public enum Tools {
     /// shell finds installed tools), under the same timeout as `run`.
     public static func shell(_ script: String, in directory: URL, timeout: TimeInterval = 120) throws -> ToolResult {
         let p = Process()
-        // setsid: the shell leads its own process group, so the watchdog ends the whole pipeline.
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        p.arguments = ["/bin/sh", "-c", script]
+        // Process starts every child in a process group of its own (CookbookTests checks it), so
+        // the watchdog ends the whole pipeline by signalling the group.
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
         p.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env["PATH"] = binDir.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
