@@ -21,8 +21,16 @@ all: build
 build:
 	$(SWIFT) build
 
+# Static Swift runtime, and its C++ runtime static too: then start-up maps no libstdc++.so and
+# binds none of its symbols, a fifth of a tool's start-up instructions. The toolchain asks for
+# -lstdc++ itself; linker scripts under the shared libraries' names, found first on the search
+# path, turn that (and clang's -lgcc_s) into the archives.
+STATIC_CXX := $(CURDIR)/.build/static-cxx
 release:
-	$(SWIFT) build -c release --static-swift-stdlib
+	mkdir -p $(STATIC_CXX)
+	echo 'INPUT(libstdc++.a)' > $(STATIC_CXX)/libstdc++.so
+	echo 'INPUT(libgcc_eh.a)' > $(STATIC_CXX)/libgcc_s.so
+	$(SWIFT) build -c release --static-swift-stdlib -Xswiftc -L$(STATIC_CXX)
 
 # The whole suite: unit and CLI tests, generated files up to date, then the QEMU lab's live
 # tests. The x86 Xen lab (`make lab-test-xen`, `make lab-test-xen-full`) is not part of it yet:
@@ -60,11 +68,13 @@ check-generated: build
 
 # --- install ------------------------------------------------------------------------------
 
+# Binaries are stripped on the way: symbols and DWARF are half of each file (~30 -> ~16 MB) and
+# nothing reads them at run time; .build/release keeps them for debugging.
 install:
 	@test -x $(RELEASE_BIN)/vmi-regs || { echo "run 'make release' first"; exit 1; }
 	install -d $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(MANDIR)/man7 $(BASHDIR) $(ZSHDIR) $(FISHDIR)
 	for t in $(TOOLS); do \
-		install -m 755 $(RELEASE_BIN)/$$t $(BINDIR)/$$t; \
+		install -s -m 755 $(RELEASE_BIN)/$$t $(BINDIR)/$$t; \
 		install -m 644 man/man1/$$t.1 $(MANDIR)/man1/$$t.1; \
 		install -m 644 completions/bash/$$t $(BASHDIR)/$$t; \
 		install -m 644 completions/zsh/_$$t $(ZSHDIR)/_$$t; \
