@@ -14,7 +14,7 @@ MAN_PLUGIN_OUT := .build/plugins/GenerateManual/outputs
 MAN_DATE := 2026-11-28
 
 .PHONY: all build release test unit-test check-generated man completions install uninstall \
-	lab lab-test lab-test-xen lab-test-xen-full bench fuzz clean
+	lab lab-test lab-test-xen lab-test-xen-full bench bench-startup fuzz clean
 
 all: build
 
@@ -93,6 +93,10 @@ uninstall:
 
 bench:
 	$(SWIFT) run -c release --package-path Benchmarks vmi-bench
+
+# Start-up instructions, page faults, sizes of the release tools (Benchmarks/startup.sh).
+bench-startup: release
+	Benchmarks/startup.sh $(RELEASE_BIN)
 
 # libFuzzer + AddressSanitizer targets for every parser of hostile input (Tests/Fuzz/README.md).
 FUZZ_SECONDS ?= 60
