@@ -60,6 +60,34 @@ import Testing
         #expect(missing.isEmpty, "\(tool)(1) does not mention \(missing.joined(separator: ", ")): run `make man`")
     }
 
+    /// The page's OPTIONS BY TARGET table has a row (`.It Fl -name Ta ...`) for every option the
+    /// tool parses, with one cell per target column: an option added to a tool must say which
+    /// targets use it.
+    @Test(arguments: tools)
+    func everyOptionHasARowPerTarget(_ tool: String) throws {
+        let help = try Tools.run(tool, ["--help"])
+        let options = Self.longOptions(inHelp: help.stdout).subtracting(["--help", "--version"])
+        let page = try Self.read("man/man1/\(tool).1")
+        guard let start = page.range(of: "\n.Sh \"OPTIONS BY TARGET\"\n"),
+            let end = page.range(of: "\n.El\n", range: start.upperBound..<page.endIndex)
+        else {
+            Issue.record("\(tool)(1) has no OPTIONS BY TARGET table")
+            return
+        }
+        let rows = page[start.upperBound..<end.lowerBound].split(separator: "\n").filter { $0.hasPrefix(".It ") }
+        let columns = rows.first.map { $0.components(separatedBy: " Ta ").count } ?? 0
+        #expect(columns >= 2)
+        var listed: Set<String> = []
+        for row in rows.dropFirst() {
+            let cells = row.components(separatedBy: " Ta ")
+            #expect(cells.count == columns, "\(tool)(1): '\(row)' has \(cells.count) cells, not \(columns)")
+            if cells[0].hasPrefix(".It Fl -") { listed.insert("-" + cells[0].dropFirst(".It Fl ".count)) }
+        }
+        let missing = options.subtracting(listed).sorted()
+        #expect(missing.isEmpty, "\(tool)(1) OPTIONS BY TARGET lacks \(missing.joined(separator: ", "))")
+        #expect(listed.subtracting(options).isEmpty, "\(tool)(1) lists options the tool lacks")
+    }
+
     /// Every `record(type: "x")` / `JSONLine(type: "x")` in Sources: a type added in code without
     /// a vmi-json(5) section fails here even before a fixture shows it.
     @Test func everyRecordTypeInTheSourcesIsDocumented() throws {

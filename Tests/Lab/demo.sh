@@ -18,7 +18,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${VMI_DEMO_NO_APT:-}" ]; then
 fi
 
 echo "== building (release)"
-swift build -c release --static-swift-stdlib 2>&1 | tail -1
+make release 2>&1 | tail -1
 bin=$PWD/.build/release
 
 # Fixtures are committed xz-compressed; unpack the ones the demo reads once.

@@ -29,16 +29,38 @@ public enum Tools {
     /// Runs `tool` with `args`, feeding `stdin`, and kills it (SIGKILL) if it is still running after
     /// `timeout` seconds, so a hanging tool fails its test instead of hanging the suite.
     public static func run(_ tool: String, _ args: [String], stdin: Data? = nil, timeout: TimeInterval = 60) throws -> ToolResult {
-        ignoreSIGPIPE
         let p = Process()
         p.executableURL = binDir.appendingPathComponent(tool)
         p.arguments = args
+        return try collect(p, stdin: stdin, timeout: timeout)
+    }
+
+    /// Runs `script` with `/bin/sh -c` in `directory`, the built tools first on PATH (how a user's
+    /// shell finds installed tools), under the same timeout as `run`.
+    public static func shell(_ script: String, in directory: URL, timeout: TimeInterval = 120) throws -> ToolResult {
+        let p = Process()
+        // Process starts every child in a process group of its own (CookbookTests checks it), so
+        // the watchdog ends the whole pipeline by signalling the group.
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = binDir.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        p.environment = env
+        return try collect(p, stdin: nil, timeout: timeout, killGroup: true)
+    }
+
+    /// Starts `p` with piped stdio and collects its output and exit status.
+    static func collect(_ p: Process, stdin: Data?, timeout: TimeInterval, killGroup: Bool = false) throws -> ToolResult {
+        ignoreSIGPIPE
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = inp
         try p.run()
-        let watchdog = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let watchdog = DispatchWorkItem {
+            if p.isRunning { kill(killGroup ? -p.processIdentifier : p.processIdentifier, SIGKILL) }
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         defer { watchdog.cancel() }
         if let stdin { writeAll(inp.fileHandleForWriting.fileDescriptor, stdin) }

@@ -224,8 +224,8 @@ tools_dir() {
     fi
     local swift=swift
     command -v swift >/dev/null || swift=/opt/swift/usr/bin/swift
-    log "building the tools (swift build -c release --static-swift-stdlib)"
-    (cd "$REPO" && timeout "$T_SWIFT" "$swift" build -c release --static-swift-stdlib >&2) || die "tools: swift build failed"
+    log "building the tools (make release)"
+    (cd "$REPO" && timeout "$T_SWIFT" make release SWIFT="$swift" >&2) || die "tools: make release failed"
     (cd "$REPO" && "$swift" build -c release --show-bin-path)
 }
 
