@@ -58,9 +58,10 @@ while [ $n -lt "$TRIALS" ]; do
     force=
     case $how in
         0|1|2)
+            # In the foreground through timeout(1): a script's background job ignores SIGINT.
             sig=$(echo INT TERM HUP | cut -d' ' -f$((how + 1)))
-            $tool $args >/dev/null 2>"$OUT/trial.err" &
-            p=$!; sleep "$d"; kill -$sig $p; wait $p; rc=$?; what=SIG$sig ;;
+            timeout -s KILL 60 timeout -s $sig "$d" $tool $args >/dev/null 2>"$OUT/trial.err"
+            rc=$?; what=SIG$sig ;;
         3)
             ( $tool $args 2>"$OUT/trial.err"; echo $? >"$OUT/trial.rc" ) | head -n $(( $(rnd 50) + 1 )) >/dev/null
             rc=$(cat "$OUT/trial.rc"); what=head ;;
