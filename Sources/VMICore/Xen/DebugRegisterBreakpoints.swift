@@ -1,9 +1,10 @@
 #if canImport(CXen)
 /// Execution breakpoints in one HVM vCPU's debug registers (DR0-DR3 + DR7, written through
-/// the HVM CPU record). The stepper's temporary stops use them instead of 0xCC: they touch no
-/// guest memory (other vCPUs never see them), and their #DB reaches Xen's debug-exception
-/// intercept where an INT3 may not (QEMU's TCG raises INT3 as a software interrupt and never
-/// checks the #BP intercept: target/i386/tcg/excp_helper.c `raise_interrupt2`).
+/// the HVM CPU record). The stepper's stops use them instead of 0xCC: they touch no guest memory
+/// (other vCPUs never meet them), and a guest left with one by a crash sees at worst a #DB, not
+/// a corrupted instruction. (Xen nested in QEMU 7.2's TCG sees neither: that TCG loads an SVM
+/// guest's DR7 without arming its breakpoints, svm_helper.c `helper_vmrun`, and raises INT3
+/// without checking the #BP intercept, excp_helper.c `raise_interrupt2`.)
 ///
 /// Only slots the guest leaves disabled in DR7 are taken; each one's previous address is
 /// written back when it is freed. The hit is a fault: rip is the breakpoint's address and the
