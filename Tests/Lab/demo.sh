@@ -41,7 +41,8 @@ show vmi-gic-dump vmstate:xen-on-arm.migstream "| jq 'select(.type==\"gic_lr\")'
 echo
 echo "== booting the Xen lab: Xen 4.17 + a Linux dom0 under QEMU, a PV and a PVH guest (Tests/Lab/xen)"
 echo "   (the first time it downloads Debian's Xen and kernel packages and builds the images)"
-Tests/Lab/xen/lab.sh build >/dev/null
+Tests/Lab/xen/lab.sh build >/dev/null 2>.build/demo-lab-build.log ||
+    { tail -n 20 .build/demo-lab-build.log >&2; exit 1; }
 out=.build/demo-xen
 rm -rf "$out"
 VMI_LAB_TOOLS=$bin Tests/Lab/xen/lab.sh run --plan-dir Tests/Lab/xen/demo --out "$out" 2>&1 | grep -E '^(phase|lab: error)' || true
