@@ -35,7 +35,7 @@ T_SWIFT=${VMI_XEN_LAB_SWIFT_TIMEOUT:-3600}    # swift build of the tools
 CPU=${VMI_XEN_LAB_CPU:-max,-smap,-xsave,-avx,-avx2,-fsgsbase}
 ACCEL=${VMI_XEN_LAB_ACCEL:-tcg,thread=single}
 # Physical CPUs of the Xen host (and dom0's vCPUs). One: with two, the PVH guest died during
-# boot in 6 of 8 boots on a loaded host (the entry-stack panic, or idle in HLT with no timer
+# boot in 8 of 14 boots on a loaded host (the entry-stack panic, or idle in HLT with no timer
 # interrupt: events lost or delivered twice between Xen's two pCPUs under TCG); with one, it
 # booted every time and every plan passed. thread=single TCG runs both on one host core anyway.
 SMP=${VMI_XEN_LAB_SMP:-1}
