@@ -32,23 +32,28 @@ final class DebugRegisterBreakpoints {
     /// Arms an execution breakpoint at `address` (a no-op when one is there already).
     func insert(_ address: UInt64) throws {
         if slots[address] != nil { return }
-        let regs = try target.registers(vcpu: vcpu)
-        let dr7 = regs["dr7"] ?? 0
-        guard let n = X86DebugControl.freeSlot(dr7, excluding: Set(slots.values.map(\.index))) else {
-            throw VMIError("no free debug register on vcpu \(vcpu) for a breakpoint at \(hex(address)) "
-                + "(DR7 \(hex(dr7)): the guest or earlier breakpoints use all four)")
+        let taken = Set(slots.values.map(\.index))
+        var slot: Slot?
+        try target.updateRegisters(vcpu: vcpu) { regs in
+            let dr7 = regs["dr7"] ?? 0
+            guard let n = X86DebugControl.freeSlot(dr7, excluding: taken) else {
+                throw VMIError("no free debug register on vcpu \(vcpu) for a breakpoint at \(hex(address)) "
+                    + "(DR7 \(hex(dr7)): the guest or earlier breakpoints use all four)")
+            }
+            slot = Slot(index: n, previous: regs["dr\(n)"] ?? 0)
+            return [("dr\(n)", address), ("dr7", X86DebugControl.enablingExecution(dr7, slot: n))]
         }
-        try target.setRegisters(vcpu: vcpu, [("dr\(n)", address), ("dr7", X86DebugControl.enablingExecution(dr7, slot: n))])
-        slots[address] = Slot(index: n, previous: regs["dr\(n)"] ?? 0)
-        ledger.recordDebugRegister(vcpu: vcpu, slot: n, address: address)
+        guard let slot else { return }
+        slots[address] = slot
+        ledger.recordDebugRegister(vcpu: vcpu, slot: slot.index, address: address)
     }
 
     /// Frees the slot of `address`: DR7 loses only our bits, the slot gets its old address back.
     func remove(_ address: UInt64) throws {
         guard let slot = slots.removeValue(forKey: address) else { return }
-        let dr7 = try target.registers(vcpu: vcpu)["dr7"] ?? 0
-        try target.setRegisters(vcpu: vcpu,
-            [("dr\(slot.index)", slot.previous), ("dr7", X86DebugControl.disabling(dr7, slot: slot.index))])
+        try target.updateRegisters(vcpu: vcpu) { regs in
+            [("dr\(slot.index)", slot.previous), ("dr7", X86DebugControl.disabling(regs["dr7"] ?? 0, slot: slot.index))]
+        }
         ledger.forgetDebugRegister(vcpu: vcpu, slot: slot.index)
     }
 

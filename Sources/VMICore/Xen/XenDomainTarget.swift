@@ -77,6 +77,16 @@ public final class XenDomainTarget: TargetDriver, RegisterReader, RegisterWriter
         }
     }
 
+    /// Reads the vCPU's registers and writes what `change` makes of them, the domain paused
+    /// throughout: a value computed from a register (DR7, RFLAGS) cannot undo what the guest
+    /// wrote there in between. Writes nothing when `change` returns no values.
+    func updateRegisters(vcpu: Int, _ change: (RegisterSet) throws -> [(name: String, value: UInt64)]) throws {
+        try xen("pause to write registers of vcpu \(vcpu)") { try control.pause(domid) }
+        defer { try? control.unpause(domid) }
+        let values = try change(try registers(vcpu: vcpu))
+        if !values.isEmpty { try setRegisters(vcpu: vcpu, values) }
+    }
+
     private func writePV(_ vcpu: UInt16, _ values: [(name: String, value: UInt64)]) throws {
         try requireSixtyFourBitPV()
         var context = try control.vcpuContext(domid, UInt32(vcpu))

@@ -27,7 +27,7 @@ struct MonitorCapabilities {
         }
         guard target.isHVM else { return MonitorCapabilities(bits: 0, isHVM: false) }
         var caps: UInt32 = 0
-        _ = try target.xen("read monitor capabilities") {
+        try target.xen("read monitor capabilities") {
             try XenCall.check("xc_monitor_get_capabilities") {
                 xc_monitor_get_capabilities(target.control.handle, target.domid, &caps)
             }

@@ -82,15 +82,13 @@ final class XenStepSession: StepSession {
     /// Sets TF through a minimal HVM context load (HEADER + CPU + END), domain paused so the
     /// rflags we edit are the ones we write; the trap comes after the vCPU's next instruction.
     private func armTrapFlag() throws {
-        try target.xen("set the trap flag") {
-            try target.control.pause(target.domid)
-            defer { try? target.control.unpause(target.domid) }
-            let rflags = try target.registers(vcpu: vcpu)["rflags"] ?? 0
+        try target.updateRegisters(vcpu: vcpu) { regs in
+            let rflags = regs["rflags"] ?? 0
             // After a reclaimed ring the TF we see may be a killed stepper's, not the guest's:
             // guests practically never set TF themselves, so give it back clear.
             guestTrapFlag = rflags & X86Flags.trap != 0 && !session.ring.reclaimed
             session.ledger.recordTrapFlag(vcpu: vcpu, guestOwn: guestTrapFlag)
-            try target.setRegisters(vcpu: vcpu, [("rflags", rflags | X86Flags.trap)])
+            return [("rflags", rflags | X86Flags.trap)]
         }
     }
 
