@@ -13,6 +13,9 @@ final class FakeStepSession: StepSession {
     var rax: UInt64 = 0
     var breakpoints: [UInt64] = []
     var ended = false
+    /// Stepping from here runs on unseen to 0x100 past it, as a catch-up does.
+    var gapAt: UInt64?
+    var lastStepHadGap = false
 
     func registers() throws -> RegisterSet {
         var r = RegisterSet(arch: .x86_64, vcpu: 0)
@@ -22,7 +25,8 @@ final class FakeStepSession: StepSession {
     }
 
     func step() throws -> RegisterSet {
-        pc += 2
+        lastStepHadGap = pc == gapAt
+        pc += lastStepHadGap ? 0x100 : 2
         rax += 1
         return try registers()
     }
@@ -103,6 +107,25 @@ final class FakeStepSession: StepSession {
         #expect(lines[4].hasPrefix(#"{"type":"stop","ts":""#) && lines[4].hasSuffix(#""reason":"breakpoint","rip":"0x1010"}"#))
         #expect(lines[5] == #"{"type":"mem","domid":7,"vcpu":0,"address":"0x20","bytes":"20212223"}"#)
         #expect(lines[6] == #"{"type":"breakpoints","domid":7,"vcpu":0,"addresses":[]}"#)
+    }
+
+    /// A step after which more ran unseen says so, and keeps the bytes read at its rip whole.
+    @Test func aStepWithAGapIsMarked() throws {
+        let session = FakeStepSession()
+        session.gapAt = 0x1002
+        var previous = try session.registers()
+        var lines: [String] = []
+        for n in 1...3 {
+            let (next, record) = try session.stepRecord(index: n, from: previous, allRegisters: false)
+            var line = JSONLine(type: "step")
+            record.write(identity: .domid(7), vcpu: 0, arch: .x86_64, to: &line)
+            line.finish()
+            lines.append(String(decoding: line.bytes, as: UTF8.self))
+            previous = next
+        }
+        #expect(!lines[0].contains("gap") && lines[0].contains(#""insn":"0001""#))
+        #expect(lines[1].contains(#""rip":"0x1002","insn":"02030405060708090a0b0c0d0e0f10","regs":{"rip":"0x1102","rax":"0x2"},"gap":true}"#))
+        #expect(!lines[2].contains("gap") && lines[2].contains(#""rip":"0x1102""#))
     }
 
     @Test func hexDumpLayout() {

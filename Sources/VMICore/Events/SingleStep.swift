@@ -25,10 +25,14 @@ public protocol StepSession: AnyObject {
     /// Things the user should know that are not errors (a livelock while stepped, TF seen in
     /// guest memory): taken once each, printed as warnings by the tool. Optional.
     func takeNotices() -> [String]
+    /// The last `step()` stopped after more than its one instruction: the vCPU ran on unseen
+    /// (Xen on AMD completed the instruction and the breakpoint after it did not fire).
+    var lastStepHadGap: Bool { get }
 }
 
 extension StepSession {
     public func takeNotices() -> [String] { [] }
+    public var lastStepHadGap: Bool { false }
 }
 
 /// Thrown by `step()`/`resume(until:)` when the stop descriptor of `ListenOptions` became
@@ -43,15 +47,18 @@ public struct StepRecord {
     public var pc: UInt64
     public var instruction: [UInt8]
     public var registers: [(name: String, value: UInt64)]
+    /// The registers are not right after this instruction: more ran, unseen (`"gap":true`).
+    public var gap: Bool
     public var timestamp: Timestamp
 
     public init(index: Int, pc: UInt64, instruction: [UInt8], registers: [(name: String, value: UInt64)],
-        timestamp: Timestamp = .now())
+        gap: Bool = false, timestamp: Timestamp = .now())
     {
         self.index = index
         self.pc = pc
         self.instruction = instruction
         self.registers = registers
+        self.gap = gap
         self.timestamp = timestamp
     }
 
@@ -65,6 +72,7 @@ public struct StepRecord {
         line.object("regs") { obj in
             for (name, value) in registers { obj.field(dynamicKey: name, hex: value) }
         }
+        if gap { line.field("gap", true) }
     }
 }
 
@@ -79,10 +87,11 @@ extension StepSession {
         // Bytes at the instruction about to run; a page that is not mapped gives none.
         var insn = try? readVirtual(pc, count: previous.arch == .x86_64 ? 15 : 4)
         let next = try step()
-        if previous.arch == .x86_64, let newPC = next.pc, newPC > pc, newPC - pc <= 15 {
+        let gap = lastStepHadGap
+        if previous.arch == .x86_64, !gap, let newPC = next.pc, newPC > pc, newPC - pc <= 15 {
             insn = insn.map { Array($0.prefix(Int(newPC - pc))) }
         }
         let regs = allRegisters ? Array(zip(next.names, next.values)) : next.changed(since: previous)
-        return (next, StepRecord(index: index, pc: pc, instruction: insn ?? [], registers: regs))
+        return (next, StepRecord(index: index, pc: pc, instruction: insn ?? [], registers: regs, gap: gap))
     }
 }

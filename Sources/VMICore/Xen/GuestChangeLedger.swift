@@ -7,6 +7,7 @@
 ///     /vmitools/<domid>/int3/<address>        <frame>:<original byte>
 ///     /vmitools/<domid>/dr/<vcpu>-<slot>      <address>
 ///     /vmitools/<domid>/tf/<vcpu>             0 | 1 (the guest's own TF)
+///     /vmitools/<domid>/paused                1 (a stepper's catch-up stop holds a domain pause)
 ///
 /// Without xenstore (no xenstored) nothing is recorded and nothing can be reclaimed.
 final class GuestChangeLedger {
@@ -35,6 +36,10 @@ final class GuestChangeLedger {
     }
 
     func forgetTrapFlag(vcpu: Int) { store?.remove("\(root)/tf/\(vcpu)") }
+
+    func recordPause() { try? store?.write("\(root)/paused", "1") }
+
+    func forgetPause() { store?.remove("\(root)/paused") }
 
     /// The guest's own TF recorded for `vcpu` by a stepper that never gave it back.
     func recordedTrapFlag(vcpu: Int) -> Bool? {
@@ -77,6 +82,10 @@ final class GuestChangeLedger {
             if (try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])) != nil {
                 done.append("trap flag of vcpu \(vcpu) given back")
             }
+        }
+        if (try? store.read("\(root)/paused")) != nil {
+            store.remove("\(root)/paused")
+            if (try? target.control.unpause(target.domid)) != nil { done.append("its pause of the domain released") }
         }
         store.remove(root)
         return done

@@ -23,15 +23,26 @@ extension XenDomainTarget: SingleStepper {
 /// its registers are the request's. Other vCPUs run on; their events are answered at once.
 ///
 /// Breakpoints (the user's, `until`, and the stop after an instruction Xen completes) live in
-/// this vCPU's debug registers, never in guest memory: see DebugRegisterBreakpoints.
+/// this vCPU's debug registers, never in guest memory: see DebugRegisterBreakpoints. When the
+/// breakpoint after an instruction Xen completed does not fire (a CPU that does not arm a
+/// guest's DR7 on VMRUN: QEMU's TCG), the stepper catches up: it pauses the domain and stops the
+/// vCPU where it is, exactly after the instruction when it got no further (HLT), else with a gap.
 final class XenStepSession: StepSession {
     let target: XenDomainTarget
     let vcpu: Int
     let options: ListenOptions
     let mtf: Bool
     let session: MonitorSession
-    /// The request our vCPU is stopped on.
-    private var current: vm_event_request_t?
+    /// Where our vCPU is stopped: on an unanswered sync request, or with the whole domain paused
+    /// by us (a catch-up, below), holding the registers read then.
+    private enum Stop {
+        case request(vm_event_request_t)
+        case domainPaused(RegisterSet)
+    }
+    private var current: Stop?
+    /// The last stop came after instructions we did not see (a catch-up past the step-over).
+    private(set) var lastStepHadGap = false
+    private var gapNoticed = false
     /// The guest's own RFLAGS.TF when we took over, given back at the end.
     private var guestTrapFlag = false
     /// Our breakpoint at the stop's rip, put back once the vCPU has stepped off it.
@@ -47,6 +58,9 @@ final class XenStepSession: StepSession {
     /// How long a step may take before we look at the vCPU, and before we give up.
     static let stallCheck = 2.0
     static let stallLimit = 10.0
+    /// How long the breakpoint after an instruction Xen completes gets before we catch up: a
+    /// CPU that arms it hits it within microseconds of the instruction (HLT: of the interrupt).
+    static let stepOverWait = 0.1
 
     init(target: XenDomainTarget, vcpu: Int, options: ListenOptions, mtf: Bool) throws {
         self.target = target
@@ -102,8 +116,11 @@ final class XenStepSession: StepSession {
     var breakpoints: [UInt64] { hardware.addresses.filter { !temporary.contains($0) } }
 
     func registers() throws -> RegisterSet {
-        guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
-        return Self.stopRegisters(cur, vcpu: vcpu)
+        switch current {
+        case .request(let req)?: return Self.stopRegisters(req, vcpu: vcpu)
+        case .domainPaused(let regs)?: return regs
+        case nil: throw VMIError("vcpu \(vcpu) is not stopped")
+        }
     }
 
     /// The registers at a stop. A CPUID stop is reported as after the instruction (the results
@@ -118,13 +135,14 @@ final class XenStepSession: StepSession {
 
     func step() throws -> RegisterSet {
         guard let cur = current else { throw VMIError("vcpu \(vcpu) is not stopped") }
+        lastStepHadGap = false
         let rip = try registers().pc ?? 0
         if hardware.contains(rip) {
             // An instruction breakpoint is a fault: lift it for this step or it fires again.
             try target.xen("lift the breakpoint at \(hex(rip))") { try hardware.remove(rip) }
             rearmAfterStep = rip
         }
-        let stop: vm_event_request_t
+        let stop: Stop
         if !mtf, let insn = try? readVirtual(rip, count: 15), let length = TrapFlagHazard.length(insn) {
             // Run it with TF clear and stop right after it on a debug-register breakpoint.
             let after = rip &+ UInt64(length)
@@ -132,7 +150,7 @@ final class XenStepSession: StepSession {
             try answer(cur, trap: false)
             // Any of our breakpoints may come first (an interrupt handler runs in between).
             let hardware = self.hardware
-            stop = try waitForStop(.instruction) { req in
+            stop = try waitForStop(.stepOver(from: rip, to: after)) { req in
                 Int32(req.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION && hardware.contains(req.data.regs.x86.rip)
             }
         } else {
@@ -144,7 +162,7 @@ final class XenStepSession: StepSession {
             }
         }
         try afterStop(stop)
-        let regs = Self.stopRegisters(stop, vcpu: vcpu)
+        let regs = try registers()
         if let notice = loopWatch.observe(regs.pc ?? 0, vcpu: vcpu) { notices.append(notice) }
         return regs
     }
@@ -161,7 +179,7 @@ final class XenStepSession: StepSession {
             Int32(req.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION && hardware.contains(req.data.regs.x86.rip)
         }
         try afterStop(stop)
-        return Self.stopRegisters(stop, vcpu: vcpu)
+        return try registers()
     }
 
     /// Guest frames of virtual pages under one cr3: each step reads the bytes at rip, and a
@@ -171,7 +189,12 @@ final class XenStepSession: StepSession {
 
     private func frame(of va: UInt64) throws -> UInt64 {
         let page = va & ~(UInt64(cxen_page_size) - 1)
-        let cr3 = current?.data.regs.x86.cr3 ?? 0
+        let cr3: UInt64
+        switch current {
+        case .request(let req)?: cr3 = req.data.regs.x86.cr3
+        case .domainPaused(let regs)?: cr3 = regs["cr3"] ?? 0
+        case nil: cr3 = 0
+        }
         if cr3 != framesCR3 || frames.count > 512 {
             frames.removeAll(keepingCapacity: true)
             framesCR3 = cr3
@@ -226,21 +249,54 @@ final class XenStepSession: StepSession {
         temporary.insert(address)
     }
 
-    /// Our vCPU stopped on `stop`: breakpoints we lifted go back, temporary ones reached go away.
-    private func afterStop(_ stop: vm_event_request_t) throws {
+    /// Our vCPU stopped on `stop`: breakpoints we lifted go back, temporary ones reached go away
+    /// (all of them after a catch-up: none of them fired).
+    private func afterStop(_ stop: Stop) throws {
         current = stop
         if let a = rearmAfterStep {
             rearmAfterStep = nil
             try target.xen("put the breakpoint at \(hex(a)) back") { try hardware.insert(a) }
         }
-        let rip = stop.data.regs.x86.rip
-        if Int32(stop.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION, temporary.contains(rip) {
-            temporary.remove(rip)
-            try target.xen("remove the breakpoint at \(hex(rip))") { try hardware.remove(rip) }
+        let reached: Set<UInt64>
+        switch stop {
+        case .request(let req):
+            let rip = req.data.regs.x86.rip
+            reached = Int32(req.reason) == VM_EVENT_REASON_DEBUG_EXCEPTION && temporary.contains(rip) ? [rip] : []
+        case .domainPaused:
+            reached = temporary
+        }
+        for a in reached {
+            temporary.remove(a)
+            try target.xen("remove the breakpoint at \(hex(a))") { try hardware.remove(a) }
         }
     }
 
     /// Lets our vCPU go: with TF set (`trap`) for one instruction, or without.
+    private func answer(_ stop: Stop, trap: Bool) throws {
+        current = nil
+        switch stop {
+        case .request(let req): try answer(req, trap: trap)
+        case .domainPaused(let regs):
+            // A catch-up stop (TF-stepping only): TF through the registers, then our pause ends.
+            let rflags = regs["rflags"] ?? 0
+            if (rflags & X86Flags.trap != 0) != trap {
+                try target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, trap))])
+            }
+            try releasePause()
+        }
+    }
+
+    /// A catch-up stop holds a pause of the whole domain, recorded for `--force` after a SIGKILL.
+    private func holdPause() throws {
+        try target.xen("pause the domain") { try target.control.pause(target.domid) }
+        session.ledger.recordPause()
+    }
+
+    private func releasePause() throws {
+        try target.xen("unpause the domain") { try target.control.unpause(target.domid) }
+        session.ledger.forgetPause()
+    }
+
     private func answer(_ req: vm_event_request_t, trap: Bool) throws {
         var rsp: vm_event_response_t
         if mtf {
@@ -278,52 +334,88 @@ final class XenStepSession: StepSession {
         }
     }
 
-    /// Answers everything else until our vCPU raises a request `accept` takes. Throws
-    /// `StopRequested` when the stop fd fires or the deadline passes; reports a vCPU that never
-    /// comes back rather than waiting forever.
-    private func waitForStop(_ patience: Patience = .trap, _ accept: (vm_event_request_t) -> Bool) throws
-        -> vm_event_request_t
-    {
+    /// Answers everything else until our vCPU raises a request `accept` takes (or, stepping
+    /// over an instruction Xen completes, until we catch up with it). Throws `StopRequested`
+    /// when the stop fd fires or the deadline passes; reports a vCPU that never comes back
+    /// rather than waiting forever.
+    private func waitForStop(_ patience: Patience = .trap, _ accept: (vm_event_request_t) -> Bool) throws -> Stop {
         let started = monotonicSeconds()
         var rearmed = false
+        let slice = if case .stepOver = patience { Self.stepOverWait } else { Self.stallCheck }
         while true {
             if let d = options.deadline, monotonicSeconds() >= d { throw StopRequested() }
-            switch try session.ring.wait(deadline: options.deadline, stopFD: options.stopFD, slice: Self.stallCheck) {
+            switch try session.ring.wait(deadline: options.deadline, stopFD: options.stopFD, slice: slice) {
             case .stop:
                 throw StopRequested()
             case .timeout:
+                if case .stepOver(let from, let after) = patience, let stop = try catchUp(from: from, to: after, accept) {
+                    return stop
+                }
                 try stalled(patience, since: started, rearmed: &rearmed)
                 continue
             case .requests:
                 break
             }
-            var found: vm_event_request_t?
-            var answered = false
-            while let req = session.ring.take() {
-                if found == nil, req.vcpu_id == UInt32(vcpu), accept(req) {
-                    found = req
-                    continue
-                }
-                session.ring.put(try answerOther(req))
-                answered = true
-            }
-            if answered { try session.ring.notify() }
-            if let f = found { return f }
+            if let found = try takeRequests(accept) { return .request(found) }
         }
     }
 
+    /// Takes every request in the ring: returns our vCPU's that `accept` takes, answers the rest.
+    private func takeRequests(_ accept: (vm_event_request_t) -> Bool) throws -> vm_event_request_t? {
+        var found: vm_event_request_t?
+        var answered = false
+        while let req = session.ring.take() {
+            if found == nil, req.vcpu_id == UInt32(vcpu), accept(req) {
+                found = req
+                continue
+            }
+            session.ring.put(try answerOther(req))
+            answered = true
+        }
+        if answered { try session.ring.notify() }
+        return found
+    }
+
+    /// The breakpoint after an instruction Xen completes has not fired: pause the domain and stop
+    /// our vCPU where it is, the domain staying paused until we answer. Exact when the vCPU got
+    /// no further than `after` (blocked in HLT); past it, the stop says there was a gap. Nil
+    /// while the vCPU has not run the instruction at `from` yet.
+    private func catchUp(from: UInt64, to after: UInt64, _ accept: (vm_event_request_t) -> Bool) throws -> Stop? {
+        try holdPause()
+        var keepPaused = false
+        defer { if !keepPaused { try? releasePause() } }
+        // It may have fired while we paused: then its request is in the ring.
+        if let found = try takeRequests(accept) { return .request(found) }
+        let regs = try target.registers(vcpu: vcpu)
+        guard let rip = regs.pc, rip != from else { return nil }
+        keepPaused = true
+        if rip != after {
+            lastStepHadGap = true
+            if !gapNoticed {
+                gapNoticed = true
+                notices.append(
+                    "vcpu \(vcpu): the debug-register breakpoint after the instruction at \(hex(from)) did not fire "
+                        + "(this CPU does not arm a guest's debug registers?); stepping went on from \(hex(rip)), "
+                        + "and such steps are marked \"gap\":true")
+            }
+        }
+        return .domainPaused(regs)
+    }
+
     /// What a wait may expect: a TF step returns at once (after a PUSHF/POPF the guest may have
-    /// cleared TF: set it once more); a step over HLT lasts until the next interrupt; a resume
-    /// waits for a breakpoint as long as it takes.
+    /// cleared TF: set it once more); a step over an instruction Xen completes, at once or (HLT)
+    /// at the next interrupt, else we catch up; a resume waits for a breakpoint as long as it takes.
     enum Patience {
-        case trap, instruction, unbounded
+        case trap
+        case stepOver(from: UInt64, to: UInt64)
+        case unbounded
     }
 
     /// No stop for `stallCheck` seconds.
     private func stalled(_ patience: Patience, since started: Double, rearmed: inout Bool) throws {
-        if patience == .unbounded { return }
+        if case .unbounded = patience { return }
         let regs = try? target.registers(vcpu: vcpu)
-        if patience == .trap, !mtf, !rearmed, let rflags = regs?["rflags"], rflags & X86Flags.trap == 0 {
+        if case .trap = patience, !mtf, !rearmed, let rflags = regs?["rflags"], rflags & X86Flags.trap == 0 {
             rearmed = true
             notices.append("vcpu \(vcpu) ran on without trapping (TF cleared by the guest?); trap flag set again")
             try armTrapFlagKeepingGuestFlag()
@@ -362,7 +454,14 @@ final class XenStepSession: StepSession {
             },
             whilePaused: {
                 hardware.removeAll()
-                if let cur = current {
+                if case .domainPaused(let regs)? = current {
+                    // A catch-up stop: the guest's own TF back, then our own pause ends.
+                    current = nil
+                    if let rflags = regs["rflags"], (rflags & X86Flags.trap != 0) != own {
+                        try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])
+                    }
+                    try? releasePause()
+                } else if case .request(let cur)? = current {
                     // Answered with the guest's own TF; Xen loads these registers as it resumes.
                     var rsp = Int32(cur.reason) == VM_EVENT_REASON_CPUID
                         ? VMEventResponse.completeCPUID(cur, trapFlag: mtf ? nil : own)
