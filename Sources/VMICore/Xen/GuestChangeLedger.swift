@@ -41,49 +41,44 @@ final class GuestChangeLedger {
 
     func forgetPause() { store?.remove("\(root)/paused") }
 
-    /// The guest's own TF recorded for `vcpu` by a stepper that never gave it back.
-    func recordedTrapFlag(vcpu: Int) -> Bool? {
-        (try? store?.read("\(root)/tf/\(vcpu)")).flatMap { $0 }.map { $0 == "1" }
-    }
-
     /// Undoes what a killed listener left, domain paused by the caller; returns what was done,
     /// one line each. Each change is undone only where the guest still shows ours (0xCC still
     /// there, the slot still enabled at our address), so a guest that moved on keeps its state.
     func reclaim(_ target: XenDomainTarget, breakpoints: SoftwareBreakpoints) -> [String] {
         guard let store else { return [] }
         var done: [String] = []
-        for name in store.children("\(root)/int3") {
-            defer { store.remove("\(root)/int3/\(name)") }
-            guard let address = parseUInt64(name), let value = try? store.read("\(root)/int3/\(name)"),
-                let (frame, original) = Self.pair(value)
-            else { continue }
-            if (try? breakpoints.restoreStale(address: address, frame: frame, original: UInt8(truncatingIfNeeded: original))) == true {
-                done.append("int3 byte at \(hex(address)) restored")
+        /// Takes every entry under `dir` (gone afterwards whatever `undo` made of it).
+        func each(_ dir: String, _ undo: (_ name: String, _ value: String) -> String?) {
+            for name in store.children("\(root)/\(dir)") {
+                let path = "\(root)/\(dir)/\(name)"
+                if let value = (try? store.read(path)).flatMap({ $0 }), let line = undo(name, value) { done.append(line) }
+                store.remove(path)
             }
         }
-        for name in store.children("\(root)/dr") {
-            defer { store.remove("\(root)/dr/\(name)") }
+        each("int3") { name, value in
+            guard let address = parseUInt64(name), let (frame, original) = Self.pair(value),
+                (try? breakpoints.restoreStale(address: address, frame: frame, original: UInt8(truncatingIfNeeded: original))) == true
+            else { return nil }
+            return "int3 byte at \(hex(address)) restored"
+        }
+        each("dr") { name, value in
             let parts = name.split(separator: "-").compactMap { Int($0) }
-            guard parts.count == 2, X86DebugControl.slots.contains(parts[1]),
-                let value = try? store.read("\(root)/dr/\(name)"), let address = parseUInt64(value),
+            guard parts.count == 2, X86DebugControl.slots.contains(parts[1]), let address = parseUInt64(value),
                 let regs = try? target.registers(vcpu: parts[0]), let dr7 = regs["dr7"],
-                regs["dr\(parts[1])"] == address, X86DebugControl.isEnabled(dr7, slot: parts[1])
-            else { continue }
-            if (try? target.setRegisters(vcpu: parts[0], [("dr7", X86DebugControl.disabling(dr7, slot: parts[1]))])) != nil {
-                done.append("debug register \(parts[1]) of vcpu \(parts[0]) (\(hex(address))) cleared")
-            }
+                regs["dr\(parts[1])"] == address, X86DebugControl.isEnabled(dr7, slot: parts[1]),
+                (try? target.setRegisters(vcpu: parts[0], [("dr7", X86DebugControl.disabling(dr7, slot: parts[1]))])) != nil
+            else { return nil }
+            return "debug register \(parts[1]) of vcpu \(parts[0]) (\(hex(address))) cleared"
         }
-        for name in store.children("\(root)/tf") {
-            defer { store.remove("\(root)/tf/\(name)") }
-            guard let vcpu = Int(name), let own = recordedTrapFlag(vcpu: vcpu),
-                let rflags = try? target.registers(vcpu: vcpu)["rflags"],
-                (rflags & X86Flags.trap != 0) != own
-            else { continue }
-            if (try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])) != nil {
-                done.append("trap flag of vcpu \(vcpu) given back")
-            }
+        each("tf") { name, value in
+            let own = value == "1"
+            guard let vcpu = Int(name), let rflags = try? target.registers(vcpu: vcpu)["rflags"],
+                (rflags & X86Flags.trap != 0) != own,
+                (try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])) != nil
+            else { return nil }
+            return "trap flag of vcpu \(vcpu) given back"
         }
-        if (try? store.read("\(root)/paused")) != nil {
+        if (try? store.read("\(root)/paused")).flatMap({ $0 }) != nil {
             store.remove("\(root)/paused")
             if (try? target.control.unpause(target.domid)) != nil { done.append("its pause of the domain released") }
         }

@@ -103,9 +103,11 @@ monitor_free busy
 
 # kill -9 leaves the ring enabled (and cr3 events fill it: the vCPU waits for a slot);
 # the next run says so, --force reclaims it, and the guest runs again.
-vmi-watch "$D" --event cr3 >/dev/null 2>&1 &
+vmi-watch "$D" --event cr3 >"$OUT/victim.json" 2>&1 &
 victim=$!
-sleep 4
+# Killed once it is attached (its first record out), not while a loaded dom0 still starts it.
+i=0; while [ ! -s "$OUT/victim.json" ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+sleep 1
 kill -KILL $victim; wait $victim 2>/dev/null
 run stale "$D" --event cr3 --count 1
 run force "$D" --event cr3 --count 5 --force

@@ -75,9 +75,11 @@ clean until
 
 # kill -9 in the middle: TF and a paused vCPU are left behind; the next run says so and
 # --force reclaims the domain and gives it back clean.
-vmi-step "$D" --count 100000000 >/dev/null 2>&1 &
+vmi-step "$D" --count 100000000 >"$OUT/victim.json" 2>&1 &
 victim=$!
-sleep 4
+# Killed once it is attached (its first record out), not while a loaded dom0 still starts it.
+i=0; while [ ! -s "$OUT/victim.json" ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+sleep 1
 kill -KILL $victim; wait $victim 2>/dev/null
 run stale "$D" --count 1
 run force "$D" --count 5 --force
