@@ -77,7 +77,7 @@ public final class OutputWriter {
         var line = JSONLine(appendingTo: takeBuffer(), type: type)
         body(&line)
         line.finish()
-        try restoreBuffer(line.bytes)
+        try restoreBuffer(&line.bytes)
     }
 
     /// Raw text (for `--text` layouts). Lines must end with "\n".
@@ -86,6 +86,9 @@ public final class OutputWriter {
         try afterAppend()
     }
 
+    /// The buffer lent to a record under construction, and handed back with `restoreBuffer`.
+    /// Swapped, never copied: a second reference would make the next `removeAll` allocate a
+    /// new buffer (once per record).
     @usableFromInline
     func takeBuffer() -> [UInt8] {
         var b: [UInt8] = []
@@ -94,8 +97,8 @@ public final class OutputWriter {
     }
 
     @usableFromInline
-    func restoreBuffer(_ b: [UInt8]) throws {
-        buffer = b
+    func restoreBuffer(_ b: inout [UInt8]) throws {
+        swap(&buffer, &b)
         try afterAppend()
     }
 
@@ -131,7 +134,7 @@ public final class OutputWriter {
         identity.write(to: &line)
         line.field("records", lost)
         line.finish()
-        buffer = line.bytes
+        swap(&buffer, &line.bytes)
         lost = 0
     }
 
