@@ -74,65 +74,64 @@ struct XenEventFields: Sendable {
     var backlog: Int
 
     func visitFields<V: EventFieldVisitor>(_ v: inout V) {
-        let r = request
-        let regs = r.data.regs.x86
+        let regs = request.data.regs.x86
         v.visit("rip", .hex(regs.rip))
         switch kind {
         case .cr0, .cr3, .cr4, .xcr0:
-            v.visit("old", .hex(r.u.write_ctrlreg.old_value))
-            v.visit("new", .hex(r.u.write_ctrlreg.new_value))
+            v.visit("old", .hex(request.u.write_ctrlreg.old_value))
+            v.visit("new", .hex(request.u.write_ctrlreg.new_value))
         case .msr:
-            v.visit("index", .hex(r.u.mov_to_msr.msr))
-            v.visit("old", .hex(r.u.mov_to_msr.old_value))
-            v.visit("value", .hex(r.u.mov_to_msr.new_value))
+            v.visit("index", .hex(request.u.mov_to_msr.msr))
+            v.visit("old", .hex(request.u.mov_to_msr.old_value))
+            v.visit("value", .hex(request.u.mov_to_msr.new_value))
         case .int3, .breakpoint:
-            v.visit("gfn", .hex(r.u.software_breakpoint.gfn))
-            v.visit("insn_length", .int(Int(r.u.software_breakpoint.insn_length)))
+            v.visit("gfn", .hex(request.u.software_breakpoint.gfn))
+            v.visit("insn_length", .int(Int(request.u.software_breakpoint.insn_length)))
         case .cpuid:
             // Xen fills the results in before raising the event (hvm_vmexit_cpuid), so the
             // request's rax..rdx are what the guest would get.
-            v.visit("leaf", .hex(UInt64(r.u.cpuid.leaf)))
-            v.visit("subleaf", .hex(UInt64(r.u.cpuid.subleaf)))
+            v.visit("leaf", .hex(UInt64(request.u.cpuid.leaf)))
+            v.visit("subleaf", .hex(UInt64(request.u.cpuid.subleaf)))
             v.visit("eax", .hex(regs.rax & 0xffff_ffff))
             v.visit("ebx", .hex(regs.rbx & 0xffff_ffff))
             v.visit("ecx", .hex(regs.rcx & 0xffff_ffff))
             v.visit("edx", .hex(regs.rdx & 0xffff_ffff))
-            v.visit("insn_length", .int(Int(r.u.cpuid.insn_length)))
+            v.visit("insn_length", .int(Int(request.u.cpuid.insn_length)))
         case .debug:
-            v.visit("gfn", .hex(r.u.debug_exception.gfn))
-            v.visit("trap_type", .int(Int(r.u.debug_exception.type)))
-            v.visit("insn_length", .int(Int(r.u.debug_exception.insn_length)))
-            v.visit("pending_dbg", .hex(r.u.debug_exception.pending_dbg))
+            v.visit("gfn", .hex(request.u.debug_exception.gfn))
+            v.visit("trap_type", .int(Int(request.u.debug_exception.type)))
+            v.visit("insn_length", .int(Int(request.u.debug_exception.insn_length)))
+            v.visit("pending_dbg", .hex(request.u.debug_exception.pending_dbg))
             v.visit("dr6", .hex(regs.dr6))
             v.visit("dr7", .hex(regs.dr7))
         case .interrupt:
-            let i = r.u.interrupt.x86
+            let i = request.u.interrupt.x86
             v.visit("vector", .int(Int(i.vector)))
             v.visit("interrupt_type", .int(Int(i.type)))
             v.visit("error_code", .hex(UInt64(i.error_code)))
             v.visit("cr2", .hex(i.cr2))
         case .desc:
-            v.visit("descriptor", .string(VMEventRequest.descriptorName(r.u.desc_access.descriptor)))
-            v.visit("write", .bool(r.u.desc_access.is_write != 0))
+            v.visit("descriptor", .string(VMEventRequest.descriptorName(request.u.desc_access.descriptor)))
+            v.visit("write", .bool(request.u.desc_access.is_write != 0))
         case .guestRequest:
             // HVMOP_guest_request_vm_event carries no payload: by convention the guest puts its
             // argument in rax (and more in rbx, rcx, rdx).
             v.visit("rax", .hex(regs.rax))
             v.visit("rbx", .hex(regs.rbx))
         case .vmexit:
-            v.visit("exit_reason", .hex(r.u.vmexit.arch.vmx.reason))
-            v.visit("qualification", .hex(r.u.vmexit.arch.vmx.qualification))
+            v.visit("exit_reason", .hex(request.u.vmexit.arch.vmx.reason))
+            v.visit("qualification", .hex(request.u.vmexit.arch.vmx.qualification))
         case .singlestep:
-            v.visit("gfn", .hex(r.u.singlestep.gfn))
+            v.visit("gfn", .hex(request.u.singlestep.gfn))
         case .mem:
-            let m = r.u.mem_access
+            let m = request.u.mem_access
             v.visit("gfn", .hex(m.gfn))
             v.visit("offset", .hex(m.offset))
             if m.flags & UInt32(MEM_ACCESS_GLA_VALID) != 0 { v.visit("gla", .hex(m.gla)) }
             v.visit("access", .string(VMEventRequest.accessString(m.flags)))
             v.visit("fault_in_gpt", .bool(m.flags & UInt32(MEM_ACCESS_FAULT_IN_GPT) != 0))
         case .hbreak:
-            v.visit("gfn", .hex(r.u.debug_exception.gfn))
+            v.visit("gfn", .hex(request.u.debug_exception.gfn))
         case .io, .privcall:
             break
         }
