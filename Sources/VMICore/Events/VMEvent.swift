@@ -11,26 +11,62 @@ public enum EventValue: Equatable, Sendable {
     case bytes([UInt8])
 }
 
-/// One event as it happened. Kind-specific fields are kept as an ordered list of
-/// (snake_case key, value) so each driver adds what its hypervisor reports (`old`/`new` for
-/// control registers, `leaf`/`subleaf`/`eax`.. for CPUID, `gfn`/`gla`/`access` for memory,
-/// `vector`/`type` for interrupts) without a shared enum to edit for every kind.
+/// One event as it happened. Kind-specific fields are an ordered list of (snake_case key, value)
+/// so each driver adds what its hypervisor reports (`old`/`new` for control registers,
+/// `leaf`/`subleaf`/`eax`.. for CPUID, `gfn`/`gla`/`access` for memory, `vector`/`type` for
+/// interrupts) without a shared enum to edit for every kind.
 public struct VMEvent: Sendable {
     /// The spec kind's spelling (`cr3`, `cpuid`, `breakpoint`, ...).
     public var kind: String
     public var vcpu: Int
     public var timestamp: Timestamp
-    public var fields: [(key: StaticString, value: EventValue)]
+    var details: Details
+
+    /// Where the kind-specific fields come from.
+    enum Details: Sendable {
+        /// Listed by the driver (gdb stops, tests).
+        case list([(key: StaticString, value: EventValue)])
+        #if canImport(CXen)
+        /// A Xen vm_event request, decoded whenever the fields are read: vmi-watch's path from
+        /// ring slot to written line allocates nothing per event.
+        case xen(XenEventFields)
+        #endif
+    }
 
     public init(kind: String, vcpu: Int, timestamp: Timestamp = .now(), fields: [(key: StaticString, value: EventValue)] = []) {
+        self.init(kind: kind, vcpu: vcpu, timestamp: timestamp, details: .list(fields))
+    }
+
+    init(kind: String, vcpu: Int, timestamp: Timestamp, details: Details) {
         self.kind = kind
         self.vcpu = vcpu
         self.timestamp = timestamp
-        self.fields = fields
+        self.details = details
+    }
+
+    /// The kind-specific fields, in record order.
+    public var fields: [(key: StaticString, value: EventValue)] {
+        var list = FieldList()
+        visitFields(&list)
+        return list.fields
     }
 
     public func value(_ key: String) -> EventValue? {
-        fields.first { $0.key.description == key }?.value
+        var lookup = FieldLookup(key: key)
+        visitFields(&lookup)
+        return lookup.value
+    }
+
+    /// Hands each kind-specific field to `visitor`, in record order.
+    func visitFields<V: EventFieldVisitor>(_ visitor: inout V) {
+        switch details {
+        case .list(let fields):
+            for (key, value) in fields { visitor.visit(key, value) }
+        #if canImport(CXen)
+        case .xen(let request):
+            request.visitFields(&visitor)
+        #endif
+        }
     }
 
     /// `{"type":"event","ts":"...","domid":5,"vcpu":0,"event":"cr3","old":"0x...",...}`
@@ -39,15 +75,37 @@ public struct VMEvent: Sendable {
         identity.write(to: &line)
         line.field("vcpu", vcpu)
         line.field("event", kind)
-        for (key, value) in fields {
-            switch value {
-            case .hex(let v): line.field(key, hex: v)
-            case .int(let v): line.field(key, v)
-            case .bool(let v): line.field(key, v)
-            case .string(let v): line.field(key, v)
-            case .bytes(let v): line.field(key, hexBytes: v)
-            }
+        visitFields(&line)
+    }
+}
+
+/// Receives an event's kind-specific fields, one at a time in record order.
+protocol EventFieldVisitor {
+    mutating func visit(_ key: StaticString, _ value: EventValue)
+}
+
+extension JSONLine: EventFieldVisitor {
+    mutating func visit(_ key: StaticString, _ value: EventValue) {
+        switch value {
+        case .hex(let v): field(key, hex: v)
+        case .int(let v): field(key, v)
+        case .bool(let v): field(key, v)
+        case .string(let v): field(key, v)
+        case .bytes(let v): field(key, hexBytes: v)
         }
+    }
+}
+
+private struct FieldList: EventFieldVisitor {
+    var fields: [(key: StaticString, value: EventValue)] = []
+    mutating func visit(_ key: StaticString, _ value: EventValue) { fields.append((key, value)) }
+}
+
+private struct FieldLookup: EventFieldVisitor {
+    let key: String
+    var value: EventValue?
+    mutating func visit(_ key: StaticString, _ value: EventValue) {
+        if self.value == nil, key.description == self.key { self.value = value }
     }
 }
 

@@ -196,11 +196,6 @@ public struct RSPDecoder {
 // MARK: hex
 
 @inline(__always)
-func hexDigit(_ v: UInt8) -> UInt8 {
-    v < 10 ? UInt8(ascii: "0") + v : UInt8(ascii: "a") + v - 10
-}
-
-@inline(__always)
 func hexValue(_ c: UInt8) -> UInt8? {
     switch c {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")

@@ -4,6 +4,10 @@
 /// quantities are canonical lowercase hex strings (`"0x487c000"`, `"0x0"`), small integers are
 /// numbers, flags booleans. Hand-written because Foundation's JSONEncoder is ~10x slower here and
 /// does not keep key order.
+///
+/// Each field is one piece: `,"key":` and its value written in place after a single capacity
+/// check (`piece`), rather than a uniqueness and capacity check per byte. vmi-watch writes a line
+/// per event, and per-byte appends were most of its cost.
 public struct JSONLine {
     public var bytes: [UInt8]
 
@@ -24,30 +28,32 @@ public struct JSONLine {
 
     @inlinable
     mutating func begin(type: StaticString) {
-        appendLiteral("{\"type\":\"")
-        appendLiteral(type)
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(addingCapacity: 11 + type.utf8CodeUnitCount) { out in
+            out.appendLiteral("{\"type\":\"")
+            out.appendLiteral(type)
+            out.append(UInt8(ascii: "\""))
+        }
     }
 
     // MARK: fields
 
     @inlinable
     public mutating func field(_ key: StaticString, _ value: String) {
-        appendKey(key)
-        appendString(value)
+        var value = value
+        value.withUTF8 { utf8 in
+            piece(key, maxValueCount: quotedCount(utf8)) { $0.appendQuoted(utf8) }
+        }
     }
 
     /// A 64-bit quantity (address, register, raw word) as a canonical hex string.
     @inlinable
     public mutating func field(_ key: StaticString, hex value: UInt64) {
-        appendKey(key)
-        appendHexString(value)
+        piece(key, maxValueCount: maxHexStringCount) { $0.appendHexString(value) }
     }
 
     @inlinable
     public mutating func field(_ key: StaticString, _ value: Int) {
-        appendKey(key)
-        appendDecimal(value)
+        piece(key, maxValueCount: maxDecimalCount) { $0.appendDecimal(value) }
     }
 
     @inlinable
@@ -55,68 +61,75 @@ public struct JSONLine {
 
     @inlinable
     public mutating func field(_ key: StaticString, _ value: Bool) {
-        appendKey(key)
-        if value { appendLiteral("true") } else { appendLiteral("false") }
+        piece(key, maxValueCount: 5) { $0.appendLiteral(value ? "true" : "false") }
     }
 
     /// Guest-controlled bytes as a JSON string: valid UTF-8 kept, anything else becomes U+FFFD.
     public mutating func field(_ key: StaticString, utf8Bytes value: some Collection<UInt8>) {
-        appendKey(key)
-        appendString(bytes: Array(value))
+        // Swift's String(decoding:) replaces every ill-formed sequence with U+FFFD.
+        field(key, String(decoding: Array(value), as: UTF8.self))
     }
 
     /// Bytes as a lowercase hex string without prefix (instruction bytes, raw buffers).
     @inlinable
     public mutating func field(_ key: StaticString, hexBytes value: some Collection<UInt8>) {
-        appendKey(key)
-        bytes.append(UInt8(ascii: "\""))
-        for b in value {
-            bytes.append(hexDigits[Int(b >> 4)])
-            bytes.append(hexDigits[Int(b & 0xf)])
+        piece(key, maxValueCount: 2 + 2 * value.count) { out in
+            out.append(UInt8(ascii: "\""))
+            for b in value {
+                out.append(hexDigit(b >> 4))
+                out.append(hexDigit(b & 0xf))
+            }
+            out.append(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A key whose name is only known at run time (register names from a gdb target description).
     /// Names are escaped like any string.
     @inlinable
     public mutating func field(dynamicKey key: String, hex value: UInt64) {
-        bytes.append(UInt8(ascii: ","))
-        appendString(key)
-        bytes.append(UInt8(ascii: ":"))
-        appendHexString(value)
+        var key = key
+        key.withUTF8 { utf8 in
+            bytes.append(addingCapacity: 2 + quotedCount(utf8) + maxHexStringCount) { out in
+                out.append(UInt8(ascii: ","))
+                out.appendQuoted(utf8)
+                out.append(UInt8(ascii: ":"))
+                out.appendHexString(value)
+            }
+        }
     }
 
     /// `"key":[...]` of hex strings.
     @inlinable
     public mutating func field(_ key: StaticString, hexArray values: some Collection<UInt64>) {
-        appendArray(key, values) { $0.appendHexString($1) }
+        appendArray(key, values, maxElementCount: maxHexStringCount) { $0.appendHexString($1) }
     }
 
     /// `"key":[...]` of numbers.
     @inlinable
     public mutating func field(_ key: StaticString, intArray values: some Collection<Int>) {
-        appendArray(key, values) { $0.appendDecimal($1) }
+        appendArray(key, values, maxElementCount: maxDecimalCount) { $0.appendDecimal($1) }
     }
 
     @inlinable
-    mutating func appendArray<C: Collection>(_ key: StaticString, _ values: C, _ element: (inout JSONLine, C.Element) -> Void) {
-        appendKey(key)
-        bytes.append(UInt8(ascii: "["))
-        var first = true
-        for v in values {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-            element(&self, v)
+    mutating func appendArray<C: Collection>(_ key: StaticString, _ values: C, maxElementCount: Int,
+        _ element: (inout OutputSpan<UInt8>, C.Element) -> Void)
+    {
+        piece(key, maxValueCount: 2 + values.count * (maxElementCount + 1)) { out in
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for v in values {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                element(&out, v)
+            }
+            out.append(UInt8(ascii: "]"))
         }
-        bytes.append(UInt8(ascii: "]"))
     }
 
     /// `"key":{ ... }`: a nested object filled by `body` (keys inside follow the same rules).
     @inlinable
     public mutating func object(_ key: StaticString, _ body: (inout JSONLine) -> Void) {
-        appendKey(key)
-        bytes.append(UInt8(ascii: "{"))
+        piece(key, maxValueCount: 1) { $0.append(UInt8(ascii: "{")) }
         let mark = bytes.count
         body(&self)
         // The first nested field wrote a leading comma: drop it.
@@ -127,131 +140,35 @@ public struct JSONLine {
     /// `"ts":"..."`, RFC 3339 UTC with nanoseconds.
     @inlinable
     public mutating func timestamp(_ ts: Timestamp = .now()) {
-        appendKey("ts")
-        bytes.append(UInt8(ascii: "\""))
-        ts.appendRFC3339(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        piece("ts", maxValueCount: 2 + Timestamp.rfc3339Count) { out in
+            out.append(UInt8(ascii: "\""))
+            ts.appendRFC3339(to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
     }
 
     /// Closes the object and the line.
     @inlinable
     public mutating func finish() {
-        bytes.append(UInt8(ascii: "}"))
-        bytes.append(UInt8(ascii: "\n"))
-    }
-
-    // MARK: primitives
-
-    @inlinable
-    mutating func appendLiteral(_ s: StaticString) {
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    @inlinable
-    mutating func appendKey(_ key: StaticString) {
-        bytes.append(UInt8(ascii: ","))
-        bytes.append(UInt8(ascii: "\""))
-        appendLiteral(key)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
-    }
-
-    @inlinable
-    mutating func appendHexString(_ value: UInt64) {
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: "0"))
-        bytes.append(UInt8(ascii: "x"))
-        if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
-        } else {
-            var shift = (63 - value.leadingZeroBitCount) & ~3
-            while shift >= 0 {
-                bytes.append(hexDigits[Int((value >> UInt64(shift)) & 0xf)])
-                shift -= 4
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    @inlinable
-    mutating func appendDecimal(_ value: Int) {
-        if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            appendUnsignedDecimal(value.magnitude)
-        } else {
-            appendUnsignedDecimal(UInt(value))
+        bytes.append(addingCapacity: 2) { out in
+            out.append(UInt8(ascii: "}"))
+            out.append(UInt8(ascii: "\n"))
         }
     }
 
+    /// `,"key":` and a value of at most `maxValueCount` bytes written by `value`, in one piece.
     @inlinable
-    mutating func appendUnsignedDecimal(_ value: UInt) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(value))
-            return
+    mutating func piece(_ key: StaticString, maxValueCount: Int, _ value: (inout OutputSpan<UInt8>) -> Void) {
+        bytes.append(addingCapacity: 4 + key.utf8CodeUnitCount + maxValueCount) { out in
+            out.append(UInt8(ascii: ","))
+            out.append(UInt8(ascii: "\""))
+            out.appendLiteral(key)
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
+            value(&out)
         }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 20 digits
-        var v = value
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            while v > 0 {
-                scratch[23 - n] = UInt8(ascii: "0") &+ UInt8(v % 10)
-                v /= 10
-                n += 1
-            }
-            bytes.append(contentsOf: scratch[(24 - n)...])
-        }
-    }
-
-    @inlinable
-    mutating func appendString(_ s: String) {
-        var s = s
-        s.withUTF8 { appendEscaped($0) }
-    }
-
-    @usableFromInline
-    mutating func appendString(bytes raw: [UInt8]) {
-        // Swift's String(decoding:) replaces every ill-formed sequence with U+FFFD.
-        appendString(String(decoding: raw, as: UTF8.self))
-    }
-
-    /// Escapes valid UTF-8. Fast path: copy runs of bytes that need no escape in one go.
-    @inlinable
-    mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        bytes.append(UInt8(ascii: "\""))
-        var runStart = 0
-        var i = 0
-        let n = utf8.count
-        while i < n {
-            let b = utf8[i]
-            if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") && b != 0x7f {
-                i += 1
-                continue
-            }
-            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i])) }
-            bytes.append(UInt8(ascii: "\\"))
-            switch b {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
-            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
-            default:
-                bytes.append(UInt8(ascii: "u"))
-                bytes.append(UInt8(ascii: "0"))
-                bytes.append(UInt8(ascii: "0"))
-                bytes.append(hexDigits[Int(b >> 4)])
-                bytes.append(hexDigits[Int(b & 0xf)])
-            }
-            i += 1
-            runStart = i
-        }
-        if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<n])) }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
-
-@usableFromInline
-let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 /// Anything that can be written as one NDJSON line.
 public protocol NDJSONRecord {
@@ -261,3 +178,133 @@ public protocol NDJSONRecord {
 /// Canonical hex spelling shared by text layouts and error messages: `0x487c000`.
 @inlinable
 public func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+/// The lowercase hex digit of a nibble (JSON lines, gdb packets).
+@inlinable
+func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
+}
+
+// MARK: the pieces of a line, written into bytes a field reserved
+
+/// The longest `"0x..."` of a UInt64.
+@inlinable var maxHexStringCount: Int { 20 }
+/// The longest decimal Int, `-9223372036854775808`.
+@inlinable var maxDecimalCount: Int { 20 }
+
+extension OutputSpan<UInt8> {
+    @inlinable
+    mutating func appendLiteral(_ s: StaticString) {
+        s.withUTF8Buffer { append(copying: $0) }
+    }
+
+    /// Copies `source` in one go (keys, literals, valid UTF-8).
+    @inlinable
+    mutating func append(copying source: UnsafeBufferPointer<UInt8>) {
+        withUnsafeMutableBufferPointer { buffer, count in
+            precondition(source.count <= buffer.count - count, "JSON piece larger than reserved")
+            count = buffer[count...].initialize(fromContentsOf: source)
+        }
+    }
+
+    /// `"0x487c000"`: at most `maxHexStringCount` bytes.
+    @inlinable
+    mutating func appendHexString(_ value: UInt64) {
+        append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "0"))
+        append(UInt8(ascii: "x"))
+        let significantBits = 64 - (value | 1).leadingZeroBitCount  // `| 1`: 0 is "0x0"
+        appendDigits(value, radix: 16, count: (significantBits + 3) / 4)
+        append(UInt8(ascii: "\""))
+    }
+
+    /// At most `maxDecimalCount` bytes.
+    @inlinable
+    mutating func appendDecimal(_ value: Int) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        let magnitude = UInt64(value.magnitude)
+        appendDigits(magnitude, radix: 10, count: decimalDigitCount(magnitude))
+    }
+
+    /// `value` in exactly `digits` digits of `radix` (10 or 16): zero-padded, or its lowest digits.
+    /// Always inlined: with `radix` a constant, `%` and `/` become multiplies and shifts.
+    @inlinable @inline(__always)
+    mutating func appendDigits(_ value: UInt64, radix: UInt64, count digits: Int) {
+        withUnsafeMutableBufferPointer { buffer, count in
+            precondition(digits <= buffer.count - count, "JSON piece larger than reserved")
+            // The lowest digit comes first: fill from the right.
+            var v = value
+            var i = count + digits
+            while i > count {
+                i -= 1
+                buffer[i] = hexDigit(UInt8(truncatingIfNeeded: v % radix))
+                v /= radix
+            }
+            count += digits
+        }
+    }
+
+    /// A JSON string of valid UTF-8: `quotedCount(utf8)` bytes. Runs that need no escape are
+    /// copied whole.
+    @inlinable
+    mutating func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>) {
+        append(UInt8(ascii: "\""))
+        var copied = 0
+        for i in utf8.indices {
+            let escape = jsonEscape(utf8[i])
+            if escape == 0 { continue }
+            append(copying: UnsafeBufferPointer(rebasing: utf8[copied..<i]))
+            append(UInt8(ascii: "\\"))
+            append(escape)
+            if escape == UInt8(ascii: "u") {
+                append(UInt8(ascii: "0"))
+                append(UInt8(ascii: "0"))
+                append(hexDigit(utf8[i] >> 4))
+                append(hexDigit(utf8[i] & 0xf))
+            }
+            copied = i + 1
+        }
+        append(copying: UnsafeBufferPointer(rebasing: utf8[copied...]))
+        append(UInt8(ascii: "\""))
+    }
+}
+
+/// How a byte of valid UTF-8 is written inside a JSON string: as itself (0), as `\` and the
+/// returned byte (`\n`, `\"`), or, for other control bytes and DEL, as `\u00XX` (`u`).
+@inlinable
+func jsonEscape(_ b: UInt8) -> UInt8 {
+    switch b {
+    case UInt8(ascii: "\""), UInt8(ascii: "\\"): return b
+    case UInt8(ascii: "\n"): return UInt8(ascii: "n")
+    case UInt8(ascii: "\r"): return UInt8(ascii: "r")
+    case UInt8(ascii: "\t"): return UInt8(ascii: "t")
+    case 0..<0x20, 0x7f: return UInt8(ascii: "u")
+    default: return 0
+    }
+}
+
+/// Length of `utf8` written as a JSON string (`OutputSpan.appendQuoted`).
+@inlinable
+func quotedCount(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
+    var n = 2
+    for b in utf8 {
+        switch jsonEscape(b) {
+        case 0: n += 1
+        case UInt8(ascii: "u"): n += 6
+        default: n += 2
+        }
+    }
+    return n
+}
+
+/// Number of decimal digits of `v` (1 for 0).
+@inlinable
+func decimalDigitCount(_ v: UInt64) -> Int {
+    var n = 1
+    var rest = v
+    while rest >= 10 {
+        rest /= 10
+        n += 1
+    }
+    return n
+}

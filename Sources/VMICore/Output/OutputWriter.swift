@@ -35,7 +35,9 @@ public final class OutputWriter {
     public let fd: Int32
     public let mode: Mode
     public let backpressure: Backpressure
-    public private(set) var buffer: [UInt8] = []
+    /// Unchecked exclusivity: a writer is used from one thread and only its own methods touch
+    /// the buffer, so the runtime check each access costs (several per record) buys nothing.
+    @exclusivity(unchecked) public private(set) var buffer: [UInt8] = []
     /// Records dropped since the last `lost` record, and in all.
     public private(set) var lost = 0
     public private(set) var lostTotal = 0
@@ -47,7 +49,7 @@ public final class OutputWriter {
     /// spend some of it; then one write may wait as before.
     static let pipeBuf = 4096
     /// Bytes that may still be written without blocking since the last POLLOUT.
-    private var credit = 0
+    @exclusivity(unchecked) private var credit = 0
 
     public init(fd: Int32 = 1, mode: Mode, backpressure: Backpressure = .block) {
         self.fd = fd
@@ -77,7 +79,7 @@ public final class OutputWriter {
         var line = JSONLine(appendingTo: takeBuffer(), type: type)
         body(&line)
         line.finish()
-        try restoreBuffer(line.bytes)
+        try restoreBuffer(&line.bytes)
     }
 
     /// Raw text (for `--text` layouts). Lines must end with "\n".
@@ -86,6 +88,9 @@ public final class OutputWriter {
         try afterAppend()
     }
 
+    /// The buffer lent to a record under construction, and handed back with `restoreBuffer`.
+    /// Swapped, never copied: a second reference would make the next `removeAll` allocate a
+    /// new buffer (once per record).
     @usableFromInline
     func takeBuffer() -> [UInt8] {
         var b: [UInt8] = []
@@ -94,8 +99,8 @@ public final class OutputWriter {
     }
 
     @usableFromInline
-    func restoreBuffer(_ b: [UInt8]) throws {
-        buffer = b
+    func restoreBuffer(_ b: inout [UInt8]) throws {
+        swap(&buffer, &b)
         try afterAppend()
     }
 
@@ -131,7 +136,7 @@ public final class OutputWriter {
         identity.write(to: &line)
         line.field("records", lost)
         line.finish()
-        buffer = line.bytes
+        swap(&buffer, &line.bytes)
         lost = 0
     }
 

@@ -19,45 +19,36 @@ public struct Timestamp: Equatable, Sendable {
         return Timestamp(seconds: Int64(ts.tv_sec), nanoseconds: Int32(ts.tv_nsec))
     }
 
+    /// Length of `rfc3339`.
+    @inlinable public static var rfc3339Count: Int { 30 }
+
     public var rfc3339: String {
         var out: [UInt8] = []
-        appendRFC3339(to: &out)
+        out.append(addingCapacity: Timestamp.rfc3339Count) { appendRFC3339(to: &$0) }
         return String(decoding: out, as: UTF8.self)
     }
 
-    public func appendRFC3339(to out: inout [UInt8]) {
+    /// Writes `rfc3339` (years 0 to 9999) into reserved bytes, without intermediate strings:
+    /// this runs per event record.
+    @usableFromInline
+    func appendRFC3339(to out: inout OutputSpan<UInt8>) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let secOfDay = Int(seconds - days * 86400)
+        let secOfDay = UInt64(seconds - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        // Fixed-width fields written into a 30-byte scratch and appended once: this runs per
-        // event record, so no per-digit appends or intermediate strings.
-        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { b in
-            @inline(__always) func digits(_ value: Int, at offset: Int, width: Int) {
-                var v = value
-                var i = offset + width - 1
-                while i >= offset {
-                    b[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
-                    v /= 10
-                    i -= 1
-                }
-            }
-            digits(Int(y), at: 0, width: 4)
-            b[4] = UInt8(ascii: "-")
-            digits(m, at: 5, width: 2)
-            b[7] = UInt8(ascii: "-")
-            digits(d, at: 8, width: 2)
-            b[10] = UInt8(ascii: "T")
-            digits(secOfDay / 3600, at: 11, width: 2)
-            b[13] = UInt8(ascii: ":")
-            digits(secOfDay / 60 % 60, at: 14, width: 2)
-            b[16] = UInt8(ascii: ":")
-            digits(secOfDay % 60, at: 17, width: 2)
-            b[19] = UInt8(ascii: ".")
-            digits(Int(nanoseconds), at: 20, width: 9)
-            b[29] = UInt8(ascii: "Z")
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[0..<30]))
-        }
+        out.appendDigits(UInt64(clamping: y), radix: 10, count: 4)
+        out.append(UInt8(ascii: "-"))
+        out.appendDigits(UInt64(m), radix: 10, count: 2)
+        out.append(UInt8(ascii: "-"))
+        out.appendDigits(UInt64(d), radix: 10, count: 2)
+        out.append(UInt8(ascii: "T"))
+        out.appendDigits(secOfDay / 3600, radix: 10, count: 2)
+        out.append(UInt8(ascii: ":"))
+        out.appendDigits(secOfDay / 60 % 60, radix: 10, count: 2)
+        out.append(UInt8(ascii: ":"))
+        out.appendDigits(secOfDay % 60, radix: 10, count: 2)
+        out.append(UInt8(ascii: "."))
+        out.appendDigits(UInt64(clamping: nanoseconds), radix: 10, count: 9)
+        out.append(UInt8(ascii: "Z"))
     }
 
     /// Howard Hinnant's days-from-civil inverse (proleptic Gregorian calendar).

@@ -40,73 +40,8 @@ public enum VMEventRequest {
     public static func event(_ req: UnsafePointer<vm_event_request_t>, kind: EventSpec.Kind, backlog: Int,
         timestamp: Timestamp = .now()) -> VMEvent
     {
-        let r = req.pointee
-        let regs = r.data.regs.x86
-        var fields: [(key: StaticString, value: EventValue)] = []
-        fields.reserveCapacity(10)
-        fields.append(("rip", .hex(regs.rip)))
-        switch kind {
-        case .cr0, .cr3, .cr4, .xcr0:
-            fields.append(("old", .hex(r.u.write_ctrlreg.old_value)))
-            fields.append(("new", .hex(r.u.write_ctrlreg.new_value)))
-        case .msr:
-            fields.append(("index", .hex(r.u.mov_to_msr.msr)))
-            fields.append(("old", .hex(r.u.mov_to_msr.old_value)))
-            fields.append(("value", .hex(r.u.mov_to_msr.new_value)))
-        case .int3, .breakpoint:
-            fields.append(("gfn", .hex(r.u.software_breakpoint.gfn)))
-            fields.append(("insn_length", .int(Int(r.u.software_breakpoint.insn_length))))
-        case .cpuid:
-            // Xen fills the results in before raising the event (hvm_vmexit_cpuid), so the
-            // request's rax..rdx are what the guest would get.
-            fields.append(("leaf", .hex(UInt64(r.u.cpuid.leaf))))
-            fields.append(("subleaf", .hex(UInt64(r.u.cpuid.subleaf))))
-            fields.append(("eax", .hex(regs.rax & 0xffff_ffff)))
-            fields.append(("ebx", .hex(regs.rbx & 0xffff_ffff)))
-            fields.append(("ecx", .hex(regs.rcx & 0xffff_ffff)))
-            fields.append(("edx", .hex(regs.rdx & 0xffff_ffff)))
-            fields.append(("insn_length", .int(Int(r.u.cpuid.insn_length))))
-        case .debug:
-            fields.append(("gfn", .hex(r.u.debug_exception.gfn)))
-            fields.append(("trap_type", .int(Int(r.u.debug_exception.type))))
-            fields.append(("insn_length", .int(Int(r.u.debug_exception.insn_length))))
-            fields.append(("pending_dbg", .hex(r.u.debug_exception.pending_dbg)))
-            fields.append(("dr6", .hex(regs.dr6)))
-            fields.append(("dr7", .hex(regs.dr7)))
-        case .interrupt:
-            let i = r.u.interrupt.x86
-            fields.append(("vector", .int(Int(i.vector))))
-            fields.append(("interrupt_type", .int(Int(i.type))))
-            fields.append(("error_code", .hex(UInt64(i.error_code))))
-            fields.append(("cr2", .hex(i.cr2)))
-        case .desc:
-            fields.append(("descriptor", .string(descriptorName(r.u.desc_access.descriptor))))
-            fields.append(("write", .bool(r.u.desc_access.is_write != 0)))
-        case .guestRequest:
-            // HVMOP_guest_request_vm_event carries no payload: by convention the guest puts its
-            // argument in rax (and more in rbx, rcx, rdx).
-            fields.append(("rax", .hex(regs.rax)))
-            fields.append(("rbx", .hex(regs.rbx)))
-        case .vmexit:
-            fields.append(("exit_reason", .hex(r.u.vmexit.arch.vmx.reason)))
-            fields.append(("qualification", .hex(r.u.vmexit.arch.vmx.qualification)))
-        case .singlestep:
-            fields.append(("gfn", .hex(r.u.singlestep.gfn)))
-        case .mem:
-            let m = r.u.mem_access
-            fields.append(("gfn", .hex(m.gfn)))
-            fields.append(("offset", .hex(m.offset)))
-            if m.flags & UInt32(MEM_ACCESS_GLA_VALID) != 0 { fields.append(("gla", .hex(m.gla))) }
-            fields.append(("access", .string(accessString(m.flags))))
-            fields.append(("fault_in_gpt", .bool(m.flags & UInt32(MEM_ACCESS_FAULT_IN_GPT) != 0)))
-        case .hbreak:
-            fields.append(("gfn", .hex(r.u.debug_exception.gfn)))
-        case .io, .privcall:
-            break
-        }
-        fields.append(("cr3", .hex(regs.cr3)))
-        fields.append(("backlog", .int(backlog)))
-        return VMEvent(kind: kind.rawValue, vcpu: Int(r.vcpu_id), timestamp: timestamp, fields: fields)
+        VMEvent(kind: kind.rawValue, vcpu: Int(req.pointee.vcpu_id), timestamp: timestamp,
+            details: .xen(XenEventFields(request: req.pointee, kind: kind, backlog: backlog)))
     }
 
     /// `VM_EVENT_DESC_*`
@@ -127,6 +62,81 @@ public enum VMEventRequest {
         if flags & UInt32(MEM_ACCESS_W) != 0 { a.insert(.write) }
         if flags & UInt32(MEM_ACCESS_X) != 0 { a.insert(.execute) }
         return a.description
+    }
+}
+
+/// A vm_event request kept whole in its event (`VMEvent.Details.xen`), its fields decoded each
+/// time they are read: written straight into the JSON line on vmi-watch's hot path.
+struct XenEventFields: Sendable {
+    var request: vm_event_request_t
+    var kind: EventSpec.Kind
+    /// Requests still waiting in the ring behind this one.
+    var backlog: Int
+
+    func visitFields<V: EventFieldVisitor>(_ v: inout V) {
+        let regs = request.data.regs.x86
+        v.visit("rip", .hex(regs.rip))
+        switch kind {
+        case .cr0, .cr3, .cr4, .xcr0:
+            v.visit("old", .hex(request.u.write_ctrlreg.old_value))
+            v.visit("new", .hex(request.u.write_ctrlreg.new_value))
+        case .msr:
+            v.visit("index", .hex(request.u.mov_to_msr.msr))
+            v.visit("old", .hex(request.u.mov_to_msr.old_value))
+            v.visit("value", .hex(request.u.mov_to_msr.new_value))
+        case .int3, .breakpoint:
+            v.visit("gfn", .hex(request.u.software_breakpoint.gfn))
+            v.visit("insn_length", .int(Int(request.u.software_breakpoint.insn_length)))
+        case .cpuid:
+            // Xen fills the results in before raising the event (hvm_vmexit_cpuid), so the
+            // request's rax..rdx are what the guest would get.
+            v.visit("leaf", .hex(UInt64(request.u.cpuid.leaf)))
+            v.visit("subleaf", .hex(UInt64(request.u.cpuid.subleaf)))
+            v.visit("eax", .hex(regs.rax & 0xffff_ffff))
+            v.visit("ebx", .hex(regs.rbx & 0xffff_ffff))
+            v.visit("ecx", .hex(regs.rcx & 0xffff_ffff))
+            v.visit("edx", .hex(regs.rdx & 0xffff_ffff))
+            v.visit("insn_length", .int(Int(request.u.cpuid.insn_length)))
+        case .debug:
+            v.visit("gfn", .hex(request.u.debug_exception.gfn))
+            v.visit("trap_type", .int(Int(request.u.debug_exception.type)))
+            v.visit("insn_length", .int(Int(request.u.debug_exception.insn_length)))
+            v.visit("pending_dbg", .hex(request.u.debug_exception.pending_dbg))
+            v.visit("dr6", .hex(regs.dr6))
+            v.visit("dr7", .hex(regs.dr7))
+        case .interrupt:
+            let i = request.u.interrupt.x86
+            v.visit("vector", .int(Int(i.vector)))
+            v.visit("interrupt_type", .int(Int(i.type)))
+            v.visit("error_code", .hex(UInt64(i.error_code)))
+            v.visit("cr2", .hex(i.cr2))
+        case .desc:
+            v.visit("descriptor", .string(VMEventRequest.descriptorName(request.u.desc_access.descriptor)))
+            v.visit("write", .bool(request.u.desc_access.is_write != 0))
+        case .guestRequest:
+            // HVMOP_guest_request_vm_event carries no payload: by convention the guest puts its
+            // argument in rax (and more in rbx, rcx, rdx).
+            v.visit("rax", .hex(regs.rax))
+            v.visit("rbx", .hex(regs.rbx))
+        case .vmexit:
+            v.visit("exit_reason", .hex(request.u.vmexit.arch.vmx.reason))
+            v.visit("qualification", .hex(request.u.vmexit.arch.vmx.qualification))
+        case .singlestep:
+            v.visit("gfn", .hex(request.u.singlestep.gfn))
+        case .mem:
+            let m = request.u.mem_access
+            v.visit("gfn", .hex(m.gfn))
+            v.visit("offset", .hex(m.offset))
+            if m.flags & UInt32(MEM_ACCESS_GLA_VALID) != 0 { v.visit("gla", .hex(m.gla)) }
+            v.visit("access", .string(VMEventRequest.accessString(m.flags)))
+            v.visit("fault_in_gpt", .bool(m.flags & UInt32(MEM_ACCESS_FAULT_IN_GPT) != 0))
+        case .hbreak:
+            v.visit("gfn", .hex(request.u.debug_exception.gfn))
+        case .io, .privcall:
+            break
+        }
+        v.visit("cr3", .hex(regs.cr3))
+        v.visit("backlog", .int(backlog))
     }
 }
 #endif
