@@ -7,7 +7,7 @@
 ///     /vmitools/<domid>/int3/<address>        <frame>:<original byte>
 ///     /vmitools/<domid>/dr/<vcpu>-<slot>      <address>
 ///     /vmitools/<domid>/tf/<vcpu>             0 | 1 (the guest's own TF)
-///     /vmitools/<domid>/paused                1 (a stepper's catch-up stop holds a domain pause)
+///     /vmitools/<domid>/paused-at-start       0 | 1 (whether the domain was paused when it began)
 ///
 /// Without xenstore (no xenstored) nothing is recorded and nothing can be reclaimed.
 final class GuestChangeLedger {
@@ -37,9 +37,17 @@ final class GuestChangeLedger {
 
     func forgetTrapFlag(vcpu: Int) { store?.remove("\(root)/tf/\(vcpu)") }
 
-    func recordPause() { try? store?.write("\(root)/paused", "1") }
+    /// Every register write pauses the domain for a moment, and a stepper's catch-up for longer:
+    /// a SIGKILL in between leaves pauses that no entry names. What the domain was at the start
+    /// tells `--force` whether the pauses it finds are the killed listener's to release.
+    func recordStart(domainPaused: Bool) { try? store?.write("\(root)/paused-at-start", domainPaused ? "1" : "0") }
 
-    func forgetPause() { store?.remove("\(root)/paused") }
+    func forgetStart() { store?.remove("\(root)/paused-at-start") }
+
+    /// Whether the domain was paused when the (killed) listener began; nil when not recorded.
+    func pausedAtStart() -> Bool? {
+        (try? store?.read("\(root)/paused-at-start")).flatMap { $0 }.map { $0 == "1" }
+    }
 
     /// Undoes what a killed listener left, domain paused by the caller; returns what was done,
     /// one line each. Each change is undone only where the guest still shows ours (0xCC still
@@ -77,10 +85,6 @@ final class GuestChangeLedger {
                 (try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])) != nil
             else { return nil }
             return "trap flag of vcpu \(vcpu) given back"
-        }
-        if (try? store.read("\(root)/paused")).flatMap({ $0 }) != nil {
-            store.remove("\(root)/paused")
-            if (try? target.control.unpause(target.domid)) != nil { done.append("its pause of the domain released") }
         }
         store.remove(root)
         return done

@@ -54,10 +54,27 @@ final class MonitorSession {
             // The killed listener's bytes, debug registers and trap flag go back first, domain
             // paused, then its vCPUs still waiting on unanswered requests are let go.
             let paused = (try? control.pause(domid)) != nil
+            let wasPaused = ring.reclaimed ? ledger.pausedAtStart() : nil
             if ring.reclaimed { reclaimed = ledger.reclaim(target, breakpoints: breakpoints) }
             try? releaseStaleVCPUs()
             if paused { try? control.unpause(domid) }
+            if wasPaused == false { releaseStalePauses() }
         }
+        ledger.recordStart(domainPaused: domainPaused)
+    }
+
+    private var domainPaused: Bool {
+        guard let info = try? control.domainInfo(domid) else { return false }
+        return info.flags & UInt32(XEN_DOMINF_paused) != 0
+    }
+
+    /// After `--force`, for a domain that was running when the killed listener began: the
+    /// pauses it held when it died (a register write, a catch-up stop) go. Bounded: Xen counts
+    /// pauses, and a killed listener holds at most a few.
+    private func releaseStalePauses() {
+        var released = 0
+        while domainPaused, released < 4, (try? control.unpause(domid)) != nil { released += 1 }
+        if released > 0 { reclaimed.append("\(released) pause\(released == 1 ? "" : "s") of the domain released") }
     }
 
     deinit { teardown { VMEventResponse.resume($0) } }
@@ -111,6 +128,7 @@ final class MonitorSession {
         drain(answerLeft)
         if paused { try? control.unpause(domid) }
         drain(answerLeft)
+        ledger.forgetStart()
         ring.close()
         if let dm = deviceModel { xendevicemodel_close(dm) }
         if let l = dmLogger { cxen_logger_destroy(l) }

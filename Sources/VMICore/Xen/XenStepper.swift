@@ -286,15 +286,13 @@ final class XenStepSession: StepSession {
         }
     }
 
-    /// A catch-up stop holds a pause of the whole domain, recorded for `--force` after a SIGKILL.
+    /// A catch-up stop holds a pause of the whole domain (after a SIGKILL, `--force` releases it).
     private func holdPause() throws {
         try target.xen("pause the domain") { try target.control.pause(target.domid) }
-        session.ledger.recordPause()
     }
 
     private func releasePause() throws {
         try target.xen("unpause the domain") { try target.control.unpause(target.domid) }
-        session.ledger.forgetPause()
     }
 
     private func answer(_ req: vm_event_request_t, trap: Bool) throws {
