@@ -10,6 +10,8 @@
 /// per event, and per-byte appends were most of its cost.
 public struct JSONLine {
     public var bytes: [UInt8]
+    /// Lent by the writer that builds records in its buffer, so consecutive records share it.
+    public var timeCache = RFC3339SecondCache()
 
     /// Starts `{"type":"<type>"`.
     @inlinable
@@ -19,10 +21,11 @@ public struct JSONLine {
         begin(type: type)
     }
 
-    /// Reuses an existing buffer (the writer's), appending a new record to it.
+    /// Reuses an existing buffer and time cache (the writer's), appending a new record to it.
     @inlinable
-    public init(appendingTo buffer: [UInt8], type: StaticString) {
+    public init(appendingTo buffer: [UInt8], type: StaticString, timeCache: RFC3339SecondCache = .init()) {
         bytes = buffer
+        self.timeCache = timeCache
         begin(type: type)
     }
 
@@ -140,11 +143,13 @@ public struct JSONLine {
     /// `"ts":"..."`, RFC 3339 UTC with nanoseconds.
     @inlinable
     public mutating func timestamp(_ ts: Timestamp = .now()) {
+        var cache = timeCache  // `piece` holds self while the value is written
         piece("ts", maxValueCount: 2 + Timestamp.rfc3339Count) { out in
             out.append(UInt8(ascii: "\""))
-            ts.appendRFC3339(to: &out)
+            ts.appendRFC3339(to: &out, cache: &cache)
             out.append(UInt8(ascii: "\""))
         }
+        timeCache = cache
     }
 
     /// Closes the object and the line.
