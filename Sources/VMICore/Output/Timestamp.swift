@@ -24,13 +24,13 @@ public struct Timestamp: Equatable, Sendable {
 
     public var rfc3339: String {
         var out: [UInt8] = []
-        out.append(addingCapacity: Timestamp.rfc3339Count) { appendRFC3339(to: &$0) }
+        out.appendReserved(upTo: Timestamp.rfc3339Count) { appendRFC3339(to: &$0) }
         return String(decoding: out, as: UTF8.self)
     }
 
     /// Writes `rfc3339` (years 0 to 9999) into reserved bytes, without intermediate strings.
     @usableFromInline
-    func appendRFC3339(to out: inout OutputSpan<UInt8>) {
+    func appendRFC3339(to out: inout ReservedBytes) {
         appendWholeSecond(to: &out)
         appendFraction(to: &out)
     }
@@ -38,14 +38,14 @@ public struct Timestamp: Equatable, Sendable {
     /// The same, with the whole-second part taken from `cache` when it holds this second: this
     /// runs per event record, and a stream writes many records a second.
     @usableFromInline
-    func appendRFC3339(to out: inout OutputSpan<UInt8>, cache: inout RFC3339SecondCache) {
+    func appendRFC3339(to out: inout ReservedBytes, cache: inout RFC3339SecondCache) {
         if cache.seconds != seconds { cache = RFC3339SecondCache(self) }
         withUnsafeBytes(of: cache.text) { out.append(copying: $0.assumingMemoryBound(to: UInt8.self)) }
         appendFraction(to: &out)
     }
 
     /// `2026-11-28T10:11:12`: `RFC3339SecondCache.count` bytes.
-    func appendWholeSecond(to out: inout OutputSpan<UInt8>) {
+    func appendWholeSecond(to out: inout ReservedBytes) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = UInt64(seconds - days * 86400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
@@ -64,7 +64,7 @@ public struct Timestamp: Equatable, Sendable {
 
     /// `.123456789Z`
     @usableFromInline
-    func appendFraction(to out: inout OutputSpan<UInt8>) {
+    func appendFraction(to out: inout ReservedBytes) {
         out.append(UInt8(ascii: "."))
         out.appendDigits(UInt64(clamping: nanoseconds), radix: 10, count: 9)
         out.append(UInt8(ascii: "Z"))
@@ -99,7 +99,7 @@ public struct RFC3339SecondCache: Sendable {
     @usableFromInline
     init(_ ts: Timestamp) {
         var bytes: [UInt8] = []
-        bytes.append(addingCapacity: RFC3339SecondCache.count) { ts.appendWholeSecond(to: &$0) }
+        bytes.appendReserved(upTo: RFC3339SecondCache.count) { ts.appendWholeSecond(to: &$0) }
         for i in 0..<RFC3339SecondCache.count { text[i] = bytes[i] }
         seconds = ts.seconds
     }
