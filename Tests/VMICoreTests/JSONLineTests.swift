@@ -59,6 +59,19 @@ import Testing
         #expect(Timestamp(seconds: 1795_860_672, nanoseconds: 123_456_789).rfc3339 == "2026-11-28T10:11:12.123456789Z")
         #expect(Timestamp(seconds: 951_782_400, nanoseconds: 0).rfc3339 == "2000-02-29T00:00:00.000000000Z")
     }
+
+    /// Records of one line share its whole-second cache: each must still spell its own time.
+    @Test func cachedTimestampsMatchTheFullFormat() {
+        let times = [(1795_860_672, 1), (1795_860_672, 999_999_999), (1795_860_673, 0), (0, 5), (0, 6), (1795_860_672, 2)]
+            .map { Timestamp(seconds: Int64($0), nanoseconds: Int32($1)) }
+        var line = JSONLine(type: "t")
+        var expected = "{\"type\":\"t\""
+        for ts in times {
+            line.timestamp(ts)
+            expected += ",\"ts\":\"\(ts.rfc3339)\""
+        }
+        #expect(String(decoding: line.bytes, as: UTF8.self) == expected)
+    }
 }
 
 @Suite struct JSONReaderTests {

@@ -75,7 +75,10 @@ public struct VMEvent: Sendable {
         identity.write(to: &line)
         line.field("vcpu", vcpu)
         line.field("event", kind)
-        visitFields(&line)
+        // The kind-specific fields in one reservation: one capacity check per record, not per field.
+        var bound = FieldsMaxCount()
+        visitFields(&bound)
+        line.bytes.appendReserved(upTo: bound.count) { visitFields(&$0) }
     }
 }
 
@@ -84,14 +87,32 @@ protocol EventFieldVisitor {
     mutating func visit(_ key: StaticString, _ value: EventValue)
 }
 
-extension JSONLine: EventFieldVisitor {
+/// Writes `,"key":value` as `JSONLine`'s field methods do, in bytes reserved for
+/// `FieldsMaxCount` of the fields.
+extension ReservedBytes: EventFieldVisitor {
     mutating func visit(_ key: StaticString, _ value: EventValue) {
+        appendKey(key)
         switch value {
-        case .hex(let v): field(key, hex: v)
-        case .int(let v): field(key, v)
-        case .bool(let v): field(key, v)
-        case .string(let v): field(key, v)
-        case .bytes(let v): field(key, hexBytes: v)
+        case .hex(let v): appendHexString(v)
+        case .int(let v): appendDecimal(v)
+        case .bool(let v): appendBool(v)
+        case .string(var v): v.withUTF8 { appendQuoted($0) }
+        case .bytes(let v): appendHexBytes(v)
+        }
+    }
+}
+
+/// The most bytes `ReservedBytes.visit` writes for the fields visited.
+private struct FieldsMaxCount: EventFieldVisitor {
+    var count = 0
+    mutating func visit(_ key: StaticString, _ value: EventValue) {
+        count += 4 + key.utf8CodeUnitCount  // ,"key":
+        switch value {
+        case .hex: count += maxHexStringCount
+        case .int: count += maxDecimalCount
+        case .bool: count += 5
+        case .string(let v): count += 2 + 6 * v.utf8.count  // every byte escaped as \u00XX
+        case .bytes(let v): count += 2 + 2 * v.count
         }
     }
 }

@@ -6,10 +6,13 @@
 /// does not keep key order.
 ///
 /// Each field is one piece: `,"key":` and its value written in place after a single capacity
-/// check (`piece`), rather than a uniqueness and capacity check per byte. vmi-watch writes a line
+/// check (`piece`), rather than a uniqueness and capacity check per byte; several fields can share
+/// one check (`appendReserved`, as an event's kind-specific fields do). vmi-watch writes a line
 /// per event, and per-byte appends were most of its cost.
 public struct JSONLine {
     public var bytes: [UInt8]
+    /// Lent by the writer that builds records in its buffer, so consecutive records share it.
+    public var timeCache = RFC3339SecondCache()
 
     /// Starts `{"type":"<type>"`.
     @inlinable
@@ -19,16 +22,17 @@ public struct JSONLine {
         begin(type: type)
     }
 
-    /// Reuses an existing buffer (the writer's), appending a new record to it.
+    /// Reuses an existing buffer and time cache (the writer's), appending a new record to it.
     @inlinable
-    public init(appendingTo buffer: [UInt8], type: StaticString) {
+    public init(appendingTo buffer: [UInt8], type: StaticString, timeCache: RFC3339SecondCache = .init()) {
         bytes = buffer
+        self.timeCache = timeCache
         begin(type: type)
     }
 
     @inlinable
     mutating func begin(type: StaticString) {
-        bytes.append(addingCapacity: 11 + type.utf8CodeUnitCount) { out in
+        bytes.appendReserved(upTo: 11 + type.utf8CodeUnitCount) { out in
             out.appendLiteral("{\"type\":\"")
             out.appendLiteral(type)
             out.append(UInt8(ascii: "\""))
@@ -61,7 +65,7 @@ public struct JSONLine {
 
     @inlinable
     public mutating func field(_ key: StaticString, _ value: Bool) {
-        piece(key, maxValueCount: 5) { $0.appendLiteral(value ? "true" : "false") }
+        piece(key, maxValueCount: 5) { $0.appendBool(value) }
     }
 
     /// Guest-controlled bytes as a JSON string: valid UTF-8 kept, anything else becomes U+FFFD.
@@ -73,14 +77,7 @@ public struct JSONLine {
     /// Bytes as a lowercase hex string without prefix (instruction bytes, raw buffers).
     @inlinable
     public mutating func field(_ key: StaticString, hexBytes value: some Collection<UInt8>) {
-        piece(key, maxValueCount: 2 + 2 * value.count) { out in
-            out.append(UInt8(ascii: "\""))
-            for b in value {
-                out.append(hexDigit(b >> 4))
-                out.append(hexDigit(b & 0xf))
-            }
-            out.append(UInt8(ascii: "\""))
-        }
+        piece(key, maxValueCount: 2 + 2 * value.count) { $0.appendHexBytes(value) }
     }
 
     /// A key whose name is only known at run time (register names from a gdb target description).
@@ -89,7 +86,7 @@ public struct JSONLine {
     public mutating func field(dynamicKey key: String, hex value: UInt64) {
         var key = key
         key.withUTF8 { utf8 in
-            bytes.append(addingCapacity: 2 + quotedCount(utf8) + maxHexStringCount) { out in
+            bytes.appendReserved(upTo: 2 + quotedCount(utf8) + maxHexStringCount) { out in
                 out.append(UInt8(ascii: ","))
                 out.appendQuoted(utf8)
                 out.append(UInt8(ascii: ":"))
@@ -112,7 +109,7 @@ public struct JSONLine {
 
     @inlinable
     mutating func appendArray<C: Collection>(_ key: StaticString, _ values: C, maxElementCount: Int,
-        _ element: (inout OutputSpan<UInt8>, C.Element) -> Void)
+        _ element: (inout ReservedBytes, C.Element) -> Void)
     {
         piece(key, maxValueCount: 2 + values.count * (maxElementCount + 1)) { out in
             out.append(UInt8(ascii: "["))
@@ -140,17 +137,19 @@ public struct JSONLine {
     /// `"ts":"..."`, RFC 3339 UTC with nanoseconds.
     @inlinable
     public mutating func timestamp(_ ts: Timestamp = .now()) {
+        var cache = timeCache  // `piece` holds self while the value is written
         piece("ts", maxValueCount: 2 + Timestamp.rfc3339Count) { out in
             out.append(UInt8(ascii: "\""))
-            ts.appendRFC3339(to: &out)
+            ts.appendRFC3339(to: &out, cache: &cache)
             out.append(UInt8(ascii: "\""))
         }
+        timeCache = cache
     }
 
     /// Closes the object and the line.
     @inlinable
     public mutating func finish() {
-        bytes.append(addingCapacity: 2) { out in
+        bytes.appendReserved(upTo: 2) { out in
             out.append(UInt8(ascii: "}"))
             out.append(UInt8(ascii: "\n"))
         }
@@ -158,13 +157,9 @@ public struct JSONLine {
 
     /// `,"key":` and a value of at most `maxValueCount` bytes written by `value`, in one piece.
     @inlinable
-    mutating func piece(_ key: StaticString, maxValueCount: Int, _ value: (inout OutputSpan<UInt8>) -> Void) {
-        bytes.append(addingCapacity: 4 + key.utf8CodeUnitCount + maxValueCount) { out in
-            out.append(UInt8(ascii: ","))
-            out.append(UInt8(ascii: "\""))
-            out.appendLiteral(key)
-            out.append(UInt8(ascii: "\""))
-            out.append(UInt8(ascii: ":"))
+    mutating func piece(_ key: StaticString, maxValueCount: Int, _ value: (inout ReservedBytes) -> Void) {
+        bytes.appendReserved(upTo: 4 + key.utf8CodeUnitCount + maxValueCount) { out in
+            out.appendKey(key)
             value(&out)
         }
     }
@@ -192,7 +187,69 @@ func hexDigit(_ nibble: UInt8) -> UInt8 {
 /// The longest decimal Int, `-9223372036854775808`.
 @inlinable var maxDecimalCount: Int { 20 }
 
-extension OutputSpan<UInt8> {
+extension [UInt8] {
+    /// Appends at most `maxCount` bytes, all written by `write` after one capacity check.
+    @inlinable
+    mutating func appendReserved(upTo maxCount: Int, _ write: (inout ReservedBytes) -> Void) {
+        append(addingCapacity: maxCount) { span in
+            span.withUnsafeMutableBufferPointer { buffer, count in
+                var out = ReservedBytes(buffer, count: count)
+                write(&out)
+                count = out.count
+            }
+        }
+    }
+}
+
+/// Bytes reserved at the end of a buffer (`appendReserved`), written front to back. Every write
+/// checks that it stays inside the reservation: a bound computed too small stops the tool rather
+/// than writing past it.
+@usableFromInline
+struct ReservedBytes {
+    @usableFromInline let buffer: UnsafeMutableBufferPointer<UInt8>
+    /// Bytes written so far.
+    @usableFromInline var count: Int
+
+    @inlinable
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int) {
+        self.buffer = buffer
+        self.count = count
+    }
+
+    @inlinable
+    mutating func append(_ b: UInt8) {
+        precondition(count < buffer.count, "JSON piece larger than reserved")
+        buffer[count] = b
+        count += 1
+    }
+
+    /// `,"key":`
+    @inlinable
+    mutating func appendKey(_ key: StaticString) {
+        append(UInt8(ascii: ","))
+        append(UInt8(ascii: "\""))
+        appendLiteral(key)
+        append(UInt8(ascii: "\""))
+        append(UInt8(ascii: ":"))
+    }
+
+    /// `true` or `false`: at most 5 bytes.
+    @inlinable
+    mutating func appendBool(_ value: Bool) {
+        appendLiteral(value ? "true" : "false")
+    }
+
+    /// `"0f05"`: 2 + 2 * `value.count` bytes.
+    @inlinable
+    mutating func appendHexBytes(_ value: some Collection<UInt8>) {
+        append(UInt8(ascii: "\""))
+        for b in value {
+            append(hexDigit(b >> 4))
+            append(hexDigit(b & 0xf))
+        }
+        append(UInt8(ascii: "\""))
+    }
+
     @inlinable
     mutating func appendLiteral(_ s: StaticString) {
         s.withUTF8Buffer { append(copying: $0) }
@@ -201,10 +258,8 @@ extension OutputSpan<UInt8> {
     /// Copies `source` in one go (keys, literals, valid UTF-8).
     @inlinable
     mutating func append(copying source: UnsafeBufferPointer<UInt8>) {
-        withUnsafeMutableBufferPointer { buffer, count in
-            precondition(source.count <= buffer.count - count, "JSON piece larger than reserved")
-            count = buffer[count...].initialize(fromContentsOf: source)
-        }
+        precondition(source.count <= buffer.count - count, "JSON piece larger than reserved")
+        count = buffer[count...].initialize(fromContentsOf: source)
     }
 
     /// `"0x487c000"`: at most `maxHexStringCount` bytes.
@@ -230,18 +285,16 @@ extension OutputSpan<UInt8> {
     /// Always inlined: with `radix` a constant, `%` and `/` become multiplies and shifts.
     @inlinable @inline(__always)
     mutating func appendDigits(_ value: UInt64, radix: UInt64, count digits: Int) {
-        withUnsafeMutableBufferPointer { buffer, count in
-            precondition(digits <= buffer.count - count, "JSON piece larger than reserved")
-            // The lowest digit comes first: fill from the right.
-            var v = value
-            var i = count + digits
-            while i > count {
-                i -= 1
-                buffer[i] = hexDigit(UInt8(truncatingIfNeeded: v % radix))
-                v /= radix
-            }
-            count += digits
+        precondition(digits <= buffer.count - count, "JSON piece larger than reserved")
+        // The lowest digit comes first: fill from the right.
+        var v = value
+        var i = count + digits
+        while i > count {
+            i -= 1
+            buffer[i] = hexDigit(UInt8(truncatingIfNeeded: v % radix))
+            v /= radix
         }
+        count += digits
     }
 
     /// A JSON string of valid UTF-8: `quotedCount(utf8)` bytes. Runs that need no escape are
@@ -283,7 +336,7 @@ func jsonEscape(_ b: UInt8) -> UInt8 {
     }
 }
 
-/// Length of `utf8` written as a JSON string (`OutputSpan.appendQuoted`).
+/// Length of `utf8` written as a JSON string (`ReservedBytes.appendQuoted`).
 @inlinable
 func quotedCount(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
     var n = 2

@@ -50,6 +50,8 @@ public final class OutputWriter {
     static let pipeBuf = 4096
     /// Bytes that may still be written without blocking since the last POLLOUT.
     @exclusivity(unchecked) private var credit = 0
+    /// Lent to each record built here: records of the same second format only their nanoseconds.
+    @exclusivity(unchecked) @usableFromInline var timeCache = RFC3339SecondCache()
 
     public init(fd: Int32 = 1, mode: Mode, backpressure: Backpressure = .block) {
         self.fd = fd
@@ -76,9 +78,10 @@ public final class OutputWriter {
     @inlinable
     public func record(type: StaticString, _ body: (inout JSONLine) -> Void) throws {
         guard try admit() else { return }
-        var line = JSONLine(appendingTo: takeBuffer(), type: type)
+        var line = JSONLine(appendingTo: takeBuffer(), type: type, timeCache: timeCache)
         body(&line)
         line.finish()
+        timeCache = line.timeCache
         try restoreBuffer(&line.bytes)
     }
 
@@ -131,11 +134,12 @@ public final class OutputWriter {
     /// `{"type":"lost","ts":...,"target":...,"records":N}` for the records dropped since the last one.
     private func appendLostRecord(_ identity: RecordIdentity) {
         guard lost > 0 else { return }
-        var line = JSONLine(appendingTo: takeBuffer(), type: "lost")
+        var line = JSONLine(appendingTo: takeBuffer(), type: "lost", timeCache: timeCache)
         line.timestamp()
         identity.write(to: &line)
         line.field("records", lost)
         line.finish()
+        timeCache = line.timeCache
         swap(&buffer, &line.bytes)
         lost = 0
     }
