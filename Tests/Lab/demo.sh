@@ -29,13 +29,13 @@ fixture() {
 }
 show() { echo; echo "\$ $*"; }
 
-show vmi-regs core:pvguest.core "| jq '{vcpu, rip, cr3}'"
+show vmi-regs core:pvguest.core "| jq -c '{vcpu, rip, rsp, cr3}'"
 "$bin/vmi-regs" "core:$(fixture xen-x86/pvguest.core)" | jq -c '{vcpu, rip, rsp, cr3}'
 
 show vmi-evtchn console:pvguest.debug-keys-e.txt --domain 1 --text
 "$bin/vmi-evtchn" console:Tests/Fixtures/xen-x86/pvguest.debug-keys-e.txt --domain 1 --text | head -8
 
-show vmi-gic-dump vmstate:xen-on-arm.migstream "| jq 'select(.type==\"gic_lr\")'"
+show vmi-gic-dump vmstate:xen-on-arm.migstream "| jq -c 'select(.type==\"gic_lr\") | {vcpu, index, vintid, name, state, priority}'"
 "$bin/vmi-gic-dump" "vmstate:$(fixture xen-arm/vgic.migstream)" | jq -c 'select(.type=="gic_lr") | {vcpu, index, vintid, name, state, priority}'
 
 echo

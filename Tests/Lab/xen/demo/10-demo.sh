@@ -7,7 +7,7 @@ cd "$OUT"
 show xl list
 xl list
 
-show "vmi-regs $PVH_NAME | jq '{vcpu, rip, cr3, rflags}'"
+show "vmi-regs $PVH_NAME | jq -c '{vcpu, rip, cr3, rflags}'"
 vmi-regs "$PVH_NAME" | jq -c '{vcpu, rip, cr3, rflags}'
 
 show "vmi-evtchn $PV_NAME --text            # 2-level ABI, bits from shared_info"
