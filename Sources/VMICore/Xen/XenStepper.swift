@@ -277,12 +277,16 @@ final class XenStepSession: StepSession {
         switch stop {
         case .request(let req): try answer(req, trap: trap)
         case .domainPaused(let regs):
-            // A catch-up stop (TF-stepping only): TF through the registers, then our pause ends.
+            // A catch-up stop (TF-stepping only): TF through the registers, then our pause ends,
+            // even when TF could not be set (that error is still reported).
             let rflags = regs["rflags"] ?? 0
-            if (rflags & X86Flags.trap != 0) != trap {
-                try target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, trap))])
+            let setTrap = Result {
+                if (rflags & X86Flags.trap != 0) != trap {
+                    try target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, trap))])
+                }
             }
             try releasePause()
+            try setTrap.get()
         }
     }
 
@@ -412,13 +416,16 @@ final class XenStepSession: StepSession {
     /// No stop for `stallCheck` seconds.
     private func stalled(_ patience: Patience, since started: Double, rearmed: inout Bool) throws {
         if case .unbounded = patience { return }
-        let regs = try? target.registers(vcpu: vcpu)
-        if case .trap = patience, !mtf, !rearmed, let rflags = regs?["rflags"], rflags & X86Flags.trap == 0 {
+        // Registers only when needed: a step over reads them in catchUp every slice already.
+        if case .trap = patience, !mtf, !rearmed, let rflags = try? target.registers(vcpu: vcpu)["rflags"],
+            rflags & X86Flags.trap == 0
+        {
             rearmed = true
             notices.append("vcpu \(vcpu) ran on without trapping (TF cleared by the guest?); trap flag set again")
             try armTrapFlagKeepingGuestFlag()
         }
         if monotonicSeconds() - started >= Self.stallLimit {
+            let regs = try? target.registers(vcpu: vcpu)
             throw VMIError(
                 "vcpu \(vcpu) did not stop within \(Int(Self.stallLimit)) s of a step (rip \(hex(regs?["rip"] ?? 0))): "
                     + "stepping ended")
@@ -452,22 +459,10 @@ final class XenStepSession: StepSession {
             },
             whilePaused: {
                 hardware.removeAll()
-                if case .domainPaused(let regs)? = current {
-                    // A catch-up stop: the guest's own TF back, then our own pause ends.
-                    current = nil
-                    if let rflags = regs["rflags"], (rflags & X86Flags.trap != 0) != own {
-                        try? target.setRegisters(vcpu: vcpu, [("rflags", X86Flags.withTrap(rflags, own))])
-                    }
-                    try? releasePause()
-                } else if case .request(let cur)? = current {
-                    // Answered with the guest's own TF; Xen loads these registers as it resumes.
-                    var rsp = Int32(cur.reason) == VM_EVENT_REASON_CPUID
-                        ? VMEventResponse.completeCPUID(cur, trapFlag: mtf ? nil : own)
-                        : (mtf ? VMEventResponse.resume(cur) : VMEventResponse.trapFlag(cur, own))
-                    if mtf && mtfActive { rsp.flags |= UInt32(VM_EVENT_FLAG_TOGGLE_SINGLESTEP) }
-                    current = nil
-                    session.ring.put(rsp)
-                    try? session.ring.notify()
+                if let stop = current {
+                    // Our vCPU stopped: answered with the guest's own TF (MTF off); Xen loads
+                    // these registers as it resumes.
+                    try? answer(stop, trap: mtf ? false : own)
                 } else if !mtf, let rflags = try? target.registers(vcpu: vcpu)["rflags"],
                     (rflags & X86Flags.trap != 0) != own
                 {
