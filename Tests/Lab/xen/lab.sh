@@ -346,7 +346,9 @@ cmd_run() {
             esac
         done < <(ldd "$path")
     done
-    printf 'GUESTS_TIMEOUT=%s\nPLAN_TIMEOUT=%s\n' "$((T_GUESTS - 20))" "$T_PLAN" >"$in/lab.env"
+    # What the plans share (plans source $LAB_LIB).
+    cp "$HERE/dom0/plan-lib.sh" "$in/plan-lib.sh"
+    printf 'GUESTS_TIMEOUT=%s\nPLAN_TIMEOUT=%s\nexport LAB_LIB=/lab/in/plan-lib.sh\n' "$((T_GUESTS - 20))" "$T_PLAN" >"$in/lab.env"
     # Two disks: vda holds exactly the input tar (busybox tar reads a device to its end), vdb is
     # an empty sparse disk dom0 writes the results to.
     local input=$RUN_DIR/input.tar disk=$RUN_DIR/results.img

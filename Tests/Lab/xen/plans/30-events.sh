@@ -4,25 +4,9 @@
 # Runs in dom0; env: PV_NAME PVH_NAME PV_DOMID PVH_DOMID OUT. Results in $OUT for
 # Tests/CLITests/XenEventsLabTests.swift: <case>.json (stdout), <case>.err, <case>.exit, and
 # "check NAME: ok|why" lines on stdout. Exit status 0 when every check held.
-status=0
 ulimit -c unlimited
-D=$PVH_DOMID
-LOG=/var/log/xen/console/guest-$PVH_NAME.log
-check() { echo "check $1: $2"; [ "$2" = ok ] || status=1; }
-ticks() { grep -c '^tick ' "$LOG"; }
-# The guest still runs: new console ticks within 4 s.
-alive() {
-    a=$(ticks); sleep 4; b=$(ticks)
-    if [ "$b" -gt "$a" ]; then check "alive-$1" ok; else check "alive-$1" "no tick in 4 s ($a)"; fi
-}
-# No monitor is left: a second listener attaches at once.
-monitor_free() {
-    if timeout 30 vmi-watch "$D" --event cr3 --count 1 >/dev/null 2>"$OUT/free-$1.err"; then
-        check "monitor-free-$1" ok
-    else
-        check "monitor-free-$1" "$(head -n 1 "$OUT/free-$1.err")"
-    fi
-}
+. "$LAB_LIB"
+
 # run CASE ARGS...: vmi-watch ARGS, stdout/stderr/exit status into $OUT/CASE.*
 run() {
     c=$1; shift
@@ -30,17 +14,6 @@ run() {
     echo $? >"$OUT/$c.exit"
     echo "$c: exit $(cat "$OUT/$c.exit"), $(wc -l <"$OUT/$c.json") records; $(head -c 300 "$OUT/$c.err")"
 }
-# bg CASE SIGNAL ARGS...: start vmi-watch, send SIGNAL after 4 s, record its exit status.
-# bg CASE SIGNAL ARGS...: the tool in the foreground, sent SIGNAL after 4 s by timeout(1) (a
-# background job of a script starts with SIGINT ignored, and the tools keep an inherited
-# ignore, as other Unix tools do); a KILL after 60 s is the backstop.
-bg() {
-    c=$1 sig=$2; shift 2
-    timeout -s KILL 60 timeout -s "$sig" 4 vmi-watch "$@" >"$OUT/$c.json" 2>"$OUT/$c.err"
-    echo $? >"$OUT/$c.exit"
-    echo "$c: exit $(cat "$OUT/$c.exit") after SIG$sig, $(wc -l <"$OUT/$c.json") records"
-}
-
 tr -d '\r' <"$LOG" | grep -m1 '^sym .* _text$' >"$OUT/guest-text.txt"
 grep -E ' (_text|hrtimer_nanosleep|__x64_sys_clock_nanosleep|__x64_sys_execve)$' /proc/kallsyms >"$OUT/dom0-kallsyms.txt"
 
@@ -88,27 +61,22 @@ echo "head: exit $(cat "$OUT/head.exit"), $(wc -l <"$OUT/head.json") records"
 monitor_free head
 alive head
 for s in INT TERM HUP; do
-    bg "sig$s" $s "$D" --event cr3 --event cpuid
+    signal_case "sig$s" $s vmi-watch "$D" --event cr3 --event cpuid
     monitor_free "sig$s"
 done
 alive signals
 
 # One monitor per domain: a second listener gets one clear line.
-vmi-watch "$D" --event cpuid >/dev/null 2>&1 &
+vmi-watch "$D" --event cpuid >"$OUT/holder.json" 2>&1 &
 holder=$!
-sleep 4
+started holder
 run busy "$D" --event cr3 --count 1
 kill -TERM $holder; wait $holder
 monitor_free busy
 
 # kill -9 leaves the ring enabled (and cr3 events fill it: the vCPU waits for a slot);
 # the next run says so, --force reclaims it, and the guest runs again.
-vmi-watch "$D" --event cr3 >"$OUT/victim.json" 2>&1 &
-victim=$!
-# Killed once it is attached (its first record out), not while a loaded dom0 still starts it.
-i=0; while [ ! -s "$OUT/victim.json" ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
-sleep 1
-kill -KILL $victim; wait $victim 2>/dev/null
+kill9_case victim vmi-watch "$D" --event cr3
 run stale "$D" --event cr3 --count 1
 run force "$D" --event cr3 --count 5 --force
 alive after-force
@@ -122,8 +90,6 @@ run no-io "$D" --event io
 run pv "$PV_DOMID" --event cr3 --count 1
 
 alive end
-grep -E 'Oops|BUG|int3:|general protection|traps:' "$LOG" >"$OUT/guest-faults.txt"
-if [ -s "$OUT/guest-faults.txt" ]; then check guest-faults "$(head -n 1 "$OUT/guest-faults.txt")"; else check guest-faults ok; fi
+no_guest_faults 'Oops|BUG|int3:|general protection|traps:'
 tail -n 5 "$LOG" >"$OUT/guest-tail.txt"
-dmesg | grep -i -E "segfault|traps:" | tail -n 20 >"$OUT/segfaults.txt"
 exit $status

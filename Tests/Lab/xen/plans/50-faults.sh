@@ -7,12 +7,8 @@
 # domain is destroyed under a running vmi-watch: one clear line, exit 1.
 # Env: PV_NAME PVH_NAME PV_DOMID PVH_DOMID OUT [FAULT_TRIALS]. Results: trials.txt (one line a
 # trial: n tool how delay exit verdict), "check NAME: ok|why" lines; exit 0 when all held.
-status=0
-D=$PVH_DOMID
-LOG=/var/log/xen/console/guest-$PVH_NAME.log
+. "$LAB_LIB"
 TRIALS=${FAULT_TRIALS:-24}
-check() { echo "check $1: $2"; [ "$2" = ok ] || status=1; }
-ticks() { grep -c '^tick ' "$LOG"; }
 # A small pseudo-random source without $RANDOM (busybox sh has it, but make it explicit).
 seed=$(( $(date +%s) % 65536 ))
 rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
