@@ -51,14 +51,14 @@ struct WatchCommand: ParsableCommand {
             let monitor = try driver.require(EventMonitor.self, to: "watch events")
             try monitor.check(specs)
             let writer = OutputWriter(
-                mode: .perRecord,
+                mode: .perBatch,
                 backpressure: sync
                     ? .wait(stopFD: Signals.wakeFD)
                     : .drop(limit: 1 << 20, identity: monitor.recordIdentity, stopFD: Signals.wakeFD))
             out = writer
             var written = 0
             try Signals.guarded {
-                try monitor.listen(specs, options: stream.listenOptions(sync: sync)) { event in
+                try monitor.listen(specs, options: stream.listenOptions(sync: sync), caughtUp: writer.endBatch) { event in
                     try writer.record(type: "event") { event.write(identity: monitor.recordIdentity, to: &$0) }
                     written += 1
                     return written == stream.count ? .stop : .next

@@ -52,12 +52,17 @@ import Testing
 
     /// `drop`: writing never blocks; what does not fit is counted, and once the reader took
     /// the backlog a `lost` record says how many before the stream goes on.
-    @Test func dropNeverBlocksAndCountsTheLoss() throws {
+    /// The same per record and per batch of 8 (a drained ring).
+    @Test(arguments: [OutputWriter.Mode.perRecord, .perBatch])
+    func dropNeverBlocksAndCountsTheLoss(mode: OutputWriter.Mode) throws {
         let p = PipePair()
         let out = OutputWriter(
-            fd: p.write, mode: .perRecord, backpressure: .drop(limit: 8192, identity: .target("t"), stopFD: -1))
+            fd: p.write, mode: mode, backpressure: .drop(limit: 8192, identity: .target("t"), stopFD: -1))
         let start = monotonicSeconds()
-        for n in 1...2000 { try event(out, n) }  // ~270 KB into a 64 KiB pipe and an 8 KiB backlog
+        for n in 1...2000 {  // ~270 KB into a 64 KiB pipe and an 8 KiB backlog
+            try event(out, n)
+            if n % 8 == 0 { try out.endBatch() }
+        }
         #expect(monotonicSeconds() - start < 5)
         #expect(out.lost > 0 && out.lost == out.lostTotal)
         let dropped = out.lost
@@ -75,6 +80,19 @@ import Testing
         // The lost record sits where the gap is.
         let i = try #require(got.firstIndex { $0["type"] as? String == "lost" })
         #expect((got[i + 1]["n"] as? Int ?? 0) - (got[i - 1]["n"] as? Int ?? 0) == dropped + 1)
+    }
+
+    /// `perBatch`: records of a batch go out together at its end, none before.
+    @Test func perBatchWritesAtTheEndOfABatch() throws {
+        let p = PipePair()
+        let out = OutputWriter(
+            fd: p.write, mode: .perBatch, backpressure: .drop(limit: 1 << 20, identity: .domid(1), stopFD: -1))
+        for n in 1...3 { try event(out, n) }
+        #expect(p.drain().isEmpty)
+        try out.endBatch()
+        #expect(try lines(p.drain()).compactMap { $0["n"] as? Int } == [1, 2, 3])
+        try out.endBatch()  // nothing held: nothing written
+        #expect(p.drain().isEmpty)
     }
 
     /// `wait`: blocks for the reader, but a readable stop descriptor (a signal) ends the wait.

@@ -167,7 +167,18 @@ public protocol EventMonitor: TargetDriver {
     /// Registers `specs`, hands each event to `handler` until it says `.stop`, the deadline
     /// passes or `stopFD` becomes readable, then undoes every registration (events off, ring
     /// drained and answered, breakpoints removed, guest running) before returning or throwing.
-    func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws
+    /// `caughtUp` runs whenever the events handed over so far are all there is (a ring drained,
+    /// a stop reported; with `sync`, before the vCPU resumes): the moment to write them out.
+    func listen(
+        _ specs: [EventSpec], options: ListenOptions, caughtUp: () throws -> Void,
+        handler: (VMEvent) throws -> ListenDecision) throws
+}
+
+extension EventMonitor {
+    public func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws
+    {
+        try listen(specs, options: options, caughtUp: {}, handler: handler)
+    }
 }
 
 /// Seconds on CLOCK_MONOTONIC, for deadlines.

@@ -46,8 +46,10 @@ extension GDBTarget: EventMonitor {
         }
     }
 
-    public func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision) throws
-    {
+    public func listen(
+        _ specs: [EventSpec], options: ListenOptions, caughtUp: () throws -> Void,
+        handler: (VMEvent) throws -> ListenDecision
+    ) throws {
         try check(specs)
         try ensureStopped()
         var mine: [Point] = []
@@ -57,7 +59,12 @@ extension GDBTarget: EventMonitor {
                 try insert(p)
                 mine.append(p)
             }
-            try listenLoop(stepping: specs.contains { $0.kind == .singlestep }, options: options, handler: handler)
+            // One stop, one event: each is all there is until the next stop.
+            try listenLoop(stepping: specs.contains { $0.kind == .singlestep }, options: options) { event in
+                let decision = try handler(event)
+                try caughtUp()
+                return decision
+            }
         } catch {
             try? undo(mine)
             throw error

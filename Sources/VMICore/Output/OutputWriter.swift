@@ -17,6 +17,9 @@ public final class OutputWriter {
     public enum Mode: Sendable {
         /// One write(2) per record: for event streams.
         case perRecord
+        /// Records gather until `endBatch()` (or 64 KiB): for event streams whose source hands
+        /// over several events at once (a vm_event ring drained), one write(2) for them all.
+        case perBatch
         /// Flush when 64 KiB have gathered, and at the end: for snapshots.
         case buffered
     }
@@ -109,6 +112,17 @@ public final class OutputWriter {
 
     func afterAppend() throws {
         guard mode == .perRecord || buffer.count >= OutputWriter.chunk else { return }
+        try push()
+    }
+
+    /// The end of a batch of records (`.perBatch`): they go out now, as one write(2).
+    public func endBatch() throws {
+        guard mode == .perBatch, !buffer.isEmpty else { return }
+        try push()
+    }
+
+    /// Writes what is held, as the backpressure says.
+    private func push() throws {
         switch backpressure {
         case .block: try flush()
         case .wait(let stopFD): try drain(waiting: true, stopFD: stopFD)
@@ -121,7 +135,8 @@ public final class OutputWriter {
     @usableFromInline
     func admit() throws -> Bool {
         guard case .drop(let limit, let identity, _) = backpressure else { return true }
-        if !buffer.isEmpty { try drain(waiting: false, stopFD: -1) }
+        // Room for the reader first (a batch gathering holds less than the limit: no write).
+        if buffer.count >= limit { try drain(waiting: false, stopFD: -1) }
         if buffer.count >= limit {
             lost += 1
             lostTotal += 1

@@ -7,11 +7,12 @@ extension XenDomainTarget: EventMonitor {
         try MonitorCapabilities.read(self).check(specs, target: self)
     }
 
-    public func listen(_ specs: [EventSpec], options: ListenOptions, handler: (VMEvent) throws -> ListenDecision)
-        throws
-    {
+    public func listen(
+        _ specs: [EventSpec], options: ListenOptions, caughtUp: () throws -> Void,
+        handler: (VMEvent) throws -> ListenDecision
+    ) throws {
         let watcher = try EventWatcher(target: self, specs: specs, options: options)
-        try watcher.run(handler)
+        try watcher.run(caughtUp: caughtUp, handler)
     }
 }
 
@@ -194,7 +195,7 @@ final class EventWatcher {
         }
     }
 
-    func run(_ handler: (VMEvent) throws -> ListenDecision) throws {
+    func run(caughtUp: () throws -> Void, _ handler: (VMEvent) throws -> ListenDecision) throws {
         defer { teardown() }
         try register()
         var reported: [VMEvent] = []
@@ -218,7 +219,10 @@ final class EventWatcher {
                 if options.sync {
                     // The vCPU waits until its record is written; answer it even if writing fails.
                     let decision: ListenDecision
-                    do { decision = try handler(event) } catch {
+                    do {
+                        decision = try handler(event)
+                        try caughtUp()
+                    } catch {
                         session.ring.put(rsp)
                         try? session.ring.notify()
                         throw error
@@ -235,6 +239,7 @@ final class EventWatcher {
             // Observe and resume at once: every vCPU runs again before a line is written.
             if answered { try session.ring.notify() }
             for event in reported where try handler(event) == .stop { return }
+            try caughtUp()
         }
     }
 
