@@ -20,6 +20,15 @@ import Testing
         #expect(line { $0.field("a", hex: 0x10) } == "{\"type\":\"t\",\"a\":\"0x10\"}\n")
     }
 
+    /// Every digit count, odd and even (digits are written two at a time), as String(radix:).
+    @Test func hexOfEveryLengthMatchesStringRadix() {
+        var values: [UInt64] = [0, 1, 0xf, .max]
+        for bits in 1..<64 { values += [1 << bits, (1 << bits) - 1, (1 << bits) | 0xa5] }
+        for v in values {
+            #expect(line { $0.field("a", hex: v) } == "{\"type\":\"t\",\"a\":\"0x\(String(v, radix: 16))\"}\n")
+        }
+    }
+
     @Test func integersAndBooleans() {
         #expect(line { $0.field("n", -42); $0.field("m", Int.max); $0.field("b", true) }
             == "{\"type\":\"t\",\"n\":-42,\"m\":9223372036854775807,\"b\":true}\n")

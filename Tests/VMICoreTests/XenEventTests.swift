@@ -96,6 +96,25 @@ import Glibc
         #expect(VMEventResponse.completeCPUID(r, trapFlag: true).data.regs.x86.rflags == 0x346)
     }
 
+    /// The fixed bound a line reserves for a request's fields holds for every kind, with every
+    /// payload byte and register at its widest (0xff...: the longest hex strings, the mem flags
+    /// that add "gla").
+    @Test func fieldsStayWithinTheirFixedBound() {
+        var r = vm_event_request_t()
+        withUnsafeMutableBytes(of: &r) { $0.initializeMemory(as: UInt8.self, repeating: 0xff) }
+        for kind in EventSpec.Kind.allCases {
+            let fields = withUnsafePointer(to: &r) { XenEventFields(request: $0, kind: kind, backlog: .min) }
+            var bound = FieldsMaxCount()
+            fields.visitFields(&bound)
+            #expect(bound.count <= XenEventFields.maxCount, "\(kind)")
+            var line = JSONLine(type: "event")
+            VMEvent(kind: kind.rawValue, vcpu: .max, timestamp: .now(), details: .xen(fields))
+                .write(identity: .domid(.min), to: &line)
+            line.finish()
+            #expect(line.bytes.last == UInt8(ascii: "\n"), "\(kind)")
+        }
+    }
+
     @Test func answersKeepOnlyThePausedFlag() {
         let async = Self.request(VM_EVENT_REASON_WRITE_CTRLREG, paused: false) { $0.flags |= UInt32(VM_EVENT_FLAG_FOREIGN) }
         #expect(VMEventResponse.resume(async).flags == 0)

@@ -70,15 +70,52 @@ public struct VMEvent: Sendable {
     }
 
     /// `{"type":"event","ts":"...","domid":5,"vcpu":0,"event":"cr3","old":"0x...",...}`
+    ///
+    /// Everything after `"type"` in one reservation (one capacity check per record, not per
+    /// field): vmi-watch writes a line per event. A gdb target names itself by a string, which
+    /// goes in its own piece.
     public func write(identity: RecordIdentity, to line: inout JSONLine) {
-        line.timestamp(timestamp)
-        identity.write(to: &line)
-        line.field("vcpu", vcpu)
-        line.field("event", kind)
-        // The kind-specific fields in one reservation: one capacity check per record, not per field.
-        var bound = FieldsMaxCount()
-        visitFields(&bound)
-        line.bytes.appendReserved(upTo: bound.count) { visitFields(&$0) }
+        var domid: Int?
+        if case .domid(let d) = identity { domid = d } else {
+            line.timestamp(timestamp)
+            identity.write(to: &line)
+        }
+        var cache = line.timeCache
+        var kind = self.kind
+        kind.withUTF8 { kindUTF8 in
+            let bound = (7 + Timestamp.rfc3339Count) + (8 + maxDecimalCount) + (7 + maxDecimalCount)
+                + (8 + quotedCount(kindUTF8)) + fieldsMaxCount
+            line.bytes.appendReserved(upTo: bound) { out in
+                if let domid {
+                    out.appendKey("ts")
+                    out.append(UInt8(ascii: "\""))
+                    timestamp.appendRFC3339(to: &out, cache: &cache)
+                    out.append(UInt8(ascii: "\""))
+                    out.appendKey("domid")
+                    out.appendDecimal(domid)
+                }
+                out.appendKey("vcpu")
+                out.appendDecimal(vcpu)
+                out.appendKey("event")
+                out.appendQuoted(kindUTF8)
+                visitFields(&out)
+            }
+        }
+        line.timeCache = cache
+    }
+
+    /// The most bytes the kind-specific fields take in a line: a Xen request's fixed bound, or
+    /// counted field by field.
+    var fieldsMaxCount: Int {
+        switch details {
+        #if canImport(CXen)
+        case .xen: return XenEventFields.maxCount
+        #endif
+        default:
+            var bound = FieldsMaxCount()
+            visitFields(&bound)
+            return bound.count
+        }
     }
 }
 
@@ -90,6 +127,9 @@ protocol EventFieldVisitor {
 /// Writes `,"key":value` as `JSONLine`'s field methods do, in bytes reserved for
 /// `FieldsMaxCount` of the fields.
 extension ReservedBytes: EventFieldVisitor {
+    /// Inlined into each call site of `visitFields`: the key's length and the value's case are
+    /// then constants, and a field is a few stores.
+    @inline(__always)
     mutating func visit(_ key: StaticString, _ value: EventValue) {
         appendKey(key)
         switch value {
@@ -103,7 +143,7 @@ extension ReservedBytes: EventFieldVisitor {
 }
 
 /// The most bytes `ReservedBytes.visit` writes for the fields visited.
-private struct FieldsMaxCount: EventFieldVisitor {
+struct FieldsMaxCount: EventFieldVisitor {
     var count = 0
     mutating func visit(_ key: StaticString, _ value: EventValue) {
         count += 4 + key.utf8CodeUnitCount  // ,"key":
