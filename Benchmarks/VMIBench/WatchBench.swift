@@ -8,11 +8,12 @@ import Glibc
 
 /// vmi-watch's own cost per event: a request in a vm_event ring slot (the real 400-byte
 /// `vm_event_request_t` layout, from the C headers) -> taken from the ring -> decoded into an
-/// event -> answered in the ring -> one JSON line written with write(2) (to /dev/null).
+/// event -> answered in the ring -> one JSON line written with write(2) (to /dev/null), one
+/// write for all the events a drain of the ring took.
 /// A ring in ordinary memory stands in for Xen's page; the producer side is the shim's
 /// `cxen_vm_event_test_produce`, which does what Xen's vm_event_put_request does.
 /// Target (DESIGN.md): at most 1 us per event.
-func benchWatchPerEvent() {
+func benchWatchPerEvent(events: Int) {
     let page = UnsafeMutableRawPointer.allocate(byteCount: Int(cxen_page_size), alignment: Int(cxen_page_size))
     defer { page.deallocate() }
     let ring = UnsafeMutablePointer<vm_event_back_ring_t>.allocate(capacity: 1)
@@ -50,56 +51,88 @@ func benchWatchPerEvent() {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Xen fills the ring (8 slots: as many requests as it can hold, the busy case), then the
-    /// tool takes them all: only the tool's side is timed.
-    func run(_ n: Int, _ out: OutputWriter) -> (wall: Double, cpu: Double) {
+    /// Xen puts `perDrain` requests in the ring (8: as many as it holds, the busy case where
+    /// the tool could become the bottleneck; 1: a quiet guest), then the tool takes them all,
+    /// as EventWatcher.run does: answered, then written out in one batch. Only the tool's side
+    /// is timed.
+    func run(_ n: Int, _ out: OutputWriter, perDrain: Int) -> (wall: Double, cpu: Double) {
         var wall = 0.0, cpu = 0.0
         var req = vm_event_request_t()
-        let size = Int(cxen_vm_event_ring_size(ring))
-        for round in 0..<(n / size) {
-            for i in 0..<size {
+        var events: [VMEvent] = []
+        events.reserveCapacity(perDrain)
+        for round in 0..<(n / perDrain) {
+            for i in 0..<perDrain {
                 var slot = (round + i) & 1 == 0 ? cpuid : cr3
                 _ = cxen_vm_event_test_produce(page, &slot)
             }
             let start = monotonicSeconds()
             let cpuStart = cpuSeconds()
-            // What EventWatcher.run does per request.
+            events.removeAll(keepingCapacity: true)
             while cxen_vm_event_take_request(ring, &req) != 0 {
                 let backlog = Int(cxen_vm_event_unconsumed(ring))
                 withUnsafePointer(to: &req) { p in
                     guard let kind = VMEventRequest.kind(of: p) else { return }
                     var rsp = kind == .cpuid ? VMEventResponse.completeCPUID(p.pointee) : VMEventResponse.resume(p.pointee)
                     cxen_vm_event_put_response(ring, &rsp)
-                    let event = VMEventRequest.event(p, kind: kind, backlog: backlog)
-                    try? out.record(type: "event") { event.write(identity: identity, to: &$0) }
+                    events.append(VMEventRequest.event(p, kind: kind, backlog: backlog))
                 }
             }
+            for event in events {
+                try? out.record(type: "event") { event.write(identity: identity, to: &$0) }
+            }
+            try? out.endBatch()
             cpu += cpuSeconds() - cpuStart
             wall += monotonicSeconds() - start
         }
-        return (wall, cpu)
+        // The clocks' own cost, measured below, is not the tool's.
+        let rounds = Double(n / perDrain)
+        return (wall - rounds * timer.wall, cpu - rounds * timer.cpu)
     }
-    // "watch": one blocking write(2) a record (stdout a file or a terminal); "watch-pipe": what
-    // vmi-watch does on a pipe, never waiting for the reader (a poll(2) before each write).
-    let configs: [(String, OutputWriter)] = [
-        ("watch", OutputWriter(fd: devNull, mode: .perRecord)),
-        ("watch-pipe", OutputWriter(fd: devNull, mode: .perRecord,
-            backpressure: .drop(limit: 1 << 20, identity: identity, stopFD: -1))),
+    /// What timing a round costs by itself (four clock reads, the CPU-time ones system calls:
+    /// ~0.3 us, which would double a one-event round): the same reads with nothing between.
+    var timer = (wall: 0.0, cpu: 0.0)
+    do {
+        let rounds = 200_000
+        var wall = 0.0, cpu = 0.0
+        for _ in 0..<rounds {
+            let start = monotonicSeconds()
+            let cpuStart = cpuSeconds()
+            cpu += cpuSeconds() - cpuStart
+            wall += monotonicSeconds() - start
+        }
+        timer = (wall / Double(rounds), cpu / Double(rounds))
+        report("timer", [("ns_per_round_cpu", "\(Int((timer.cpu * 1e9).rounded()))"),
+            ("ns_per_round_wall", "\(Int((timer.wall * 1e9).rounded()))")])
+    }
+    let slots = Int(cxen_vm_event_ring_size(ring))
+    // "watch": stdout a file or a terminal (plain blocking write(2)); "watch-pipe": what
+    // vmi-watch does on a pipe, never waiting for the reader (poll(2) once per 4 KiB).
+    // "-1": one event per wake-up, one write(2) each.
+    let configs: [(String, Int, OutputWriter.Backpressure)] = [
+        ("watch", slots, .block),
+        ("watch-pipe", slots, .drop(limit: 1 << 20, identity: identity, stopFD: -1)),
+        ("watch-1", 1, .block),
+        ("watch-pipe-1", 1, .drop(limit: 1 << 20, identity: identity, stopFD: -1)),
     ]
-    for (name, out) in configs {
-        _ = run(20_000, out)  // warm-up
-        let n = 1_000_000  // a multiple of the ring size
-        let (wall, cpu) = run(n, out)
+    // The floor of "-1": write(2) of a line-sized buffer to /dev/null alone, the same count.
+    let line = [UInt8](repeating: UInt8(ascii: "x"), count: 240)
+    let writeCPU = measure { for _ in 0..<events { _ = Glibc.write(devNull, line, line.count) } }
+    report("write-syscall", [("writes", "\(events)"), ("ns_per_write_cpu", "\(Int((writeCPU / Double(events) * 1e9).rounded()))")])
+    for (name, perDrain, backpressure) in configs {
+        let out = OutputWriter(fd: devNull, mode: .perBatch, backpressure: backpressure)
+        _ = run(min(20_000, events), out, perDrain: perDrain)  // warm-up
+        let n = events / slots * slots  // a multiple of the ring size
+        let (wall, cpu) = run(n, out, perDrain: perDrain)
         let perEvent = cpu / Double(n) * 1e9
         report(name, [
-            ("events", "\(n)"), ("ns_per_event_cpu", "\(Int(perEvent.rounded()))"),
+            ("events", "\(n)"), ("per_write", "\(perDrain)"), ("ns_per_event_cpu", "\(Int(perEvent.rounded()))"),
             ("ns_per_event_wall", "\(Int((wall / Double(n) * 1e9).rounded()))"), ("target_ns", "1000"),
             ("ok", perEvent <= 1000 ? "yes" : "no"),
         ])
     }
 }
 #else
-func benchWatchPerEvent() {
+func benchWatchPerEvent(events: Int) {
     print("watch: built without Xen headers (libxen-dev): skipped")
 }
 #endif

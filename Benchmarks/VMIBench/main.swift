@@ -2,6 +2,7 @@
 // Usage: swift run -c release --package-path Benchmarks vmi-bench [NAME...]
 //   names: encoder evtchn watch gdb   (no names: every benchmark that needs no lab)
 //   gdb needs a live stub: VMI_BENCH_GDB=127.0.0.1:PORT (the QEMU lab prints one).
+//   VMI_BENCH_EVENTS=N: watch's events per configuration (1,000,000; fewer under callgrind).
 import Foundation
 
 let requested = Set(CommandLine.arguments.dropFirst())
@@ -9,7 +10,9 @@ func wanted(_ name: String) -> Bool { requested.isEmpty || requested.contains(na
 
 if wanted("encoder") { benchEncoder(records: 5_000_000) }
 if wanted("evtchn") { benchEventChannels() }
-if wanted("watch") { benchWatchPerEvent() }
+if wanted("watch") {
+    benchWatchPerEvent(events: ProcessInfo.processInfo.environment["VMI_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000)
+}
 if requested.contains("gdb") {
     guard let spec = ProcessInfo.processInfo.environment["VMI_BENCH_GDB"],
         let colon = spec.lastIndex(of: ":"), let port = UInt16(spec[spec.index(after: colon)...])
