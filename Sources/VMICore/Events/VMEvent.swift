@@ -88,9 +88,7 @@ public struct VMEvent: Sendable {
             line.bytes.appendReserved(upTo: bound) { out in
                 if let domid {
                     out.appendKey("ts")
-                    out.append(UInt8(ascii: "\""))
-                    timestamp.appendRFC3339(to: &out, cache: &cache)
-                    out.append(UInt8(ascii: "\""))
+                    out.appendTimestamp(timestamp, cache: &cache)
                     out.appendKey("domid")
                     out.appendDecimal(domid)
                 }

@@ -138,11 +138,7 @@ public struct JSONLine {
     @inlinable
     public mutating func timestamp(_ ts: Timestamp = .now()) {
         var cache = timeCache  // `piece` holds self while the value is written
-        piece("ts", maxValueCount: 2 + Timestamp.rfc3339Count) { out in
-            out.append(UInt8(ascii: "\""))
-            ts.appendRFC3339(to: &out, cache: &cache)
-            out.append(UInt8(ascii: "\""))
-        }
+        piece("ts", maxValueCount: 2 + Timestamp.rfc3339Count) { $0.appendTimestamp(ts, cache: &cache) }
         timeCache = cache
     }
 
@@ -291,6 +287,14 @@ struct ReservedBytes {
         if i == 3 { p[3] = hexDigit(UInt8(truncatingIfNeeded: v) & 0xf) }
         p[digits + 3] = UInt8(ascii: "\"")
         count += digits + 4
+    }
+
+    /// `"2026-11-28T10:11:12.123456789Z"`: 2 + `Timestamp.rfc3339Count` bytes.
+    @inlinable
+    mutating func appendTimestamp(_ ts: Timestamp, cache: inout RFC3339SecondCache) {
+        append(UInt8(ascii: "\""))
+        ts.appendRFC3339(to: &self, cache: &cache)
+        append(UInt8(ascii: "\""))
     }
 
     /// At most `maxDecimalCount` bytes.

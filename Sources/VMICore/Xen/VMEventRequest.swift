@@ -79,7 +79,7 @@ struct XenEventFields: Sendable {
 
     /// The most bytes `visitFields` writes into a line, for every kind: at most 12 fields,
     /// keys of at most 16 bytes, values of at most 20 (hex, decimal; the strings are shorter).
-    /// XenEventFieldsTests checks each kind against it; past it a write traps, never overflows.
+    /// XenEventTests checks each kind against it; past it a write traps, never overflows.
     static var maxCount: Int { 12 * (4 + 16 + 20) }
 
     struct Registers: Sendable {
