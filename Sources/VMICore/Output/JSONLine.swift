@@ -12,12 +12,14 @@
 public struct JSONLine {
     public var bytes: [UInt8]
     /// Lent by the writer that builds records in its buffer, so consecutive records share it.
-    public var timeCache = RFC3339SecondCache()
+    /// (Set by each init, no default: a default would be built and thrown away per record.)
+    public var timeCache: RFC3339SecondCache
 
     /// Starts `{"type":"<type>"`.
     @inlinable
     public init(type: StaticString, capacity: Int = 256) {
         bytes = []
+        timeCache = RFC3339SecondCache()
         bytes.reserveCapacity(capacity)
         begin(type: type)
     }

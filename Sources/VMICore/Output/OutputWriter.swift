@@ -51,6 +51,8 @@ public final class OutputWriter {
     /// (a syscall costs about a microsecond here). Another writer on the same pipe (`2>&1`) can
     /// spend some of it; then one write may wait as before.
     static let pipeBuf = 4096
+    /// A dropping stream's backlog limit (`Int.max`: never drops).
+    @usableFromInline let dropLimit: Int
     /// Bytes that may still be written without blocking since the last POLLOUT.
     @exclusivity(unchecked) private var credit = 0
     /// Lent to each record built here: records of the same second format only their nanoseconds.
@@ -63,6 +65,7 @@ public final class OutputWriter {
         var st = stat()
         let isFile = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
         self.backpressure = isFile ? .block : backpressure
+        if case .drop(let limit, _, _) = self.backpressure { dropLimit = limit } else { dropLimit = .max }
         buffer.reserveCapacity(OutputWriter.chunk + 4096)
     }
 
@@ -134,6 +137,12 @@ public final class OutputWriter {
     /// is full. Before a record that follows dropped ones, a `lost` record says how many.
     @usableFromInline
     func admit() throws -> Bool {
+        // Per record: room, and no loss to report (a compare, not a look into `backpressure`).
+        if lost == 0 && buffer.count < dropLimit { return true }
+        return try admitPastTheLimit()
+    }
+
+    private func admitPastTheLimit() throws -> Bool {
         guard case .drop(let limit, let identity, _) = backpressure else { return true }
         // Room for the reader first (a batch gathering holds less than the limit: no write).
         if buffer.count >= limit { try drain(waiting: false, stopFD: -1) }
