@@ -19,7 +19,8 @@ func benchEncoder(records: Int) {
     // Ours: records built straight into the writer's buffer, written to /dev/null in 64 KiB chunks.
     let devnull = open("/dev/null", O_WRONLY)
     let out = OutputWriter(fd: devnull, mode: .buffered)
-    let oursSeconds = measure {
+    // Best of five: this shared VM's speed drifts (see WatchBench); the records are the same.
+    let oursSeconds = best(of: 5) {
         for i in 0..<records {
             let v = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
             try? out.record(type: "event") { line in
@@ -41,7 +42,7 @@ func benchEncoder(records: Int) {
     encoder.outputFormatting = [.sortedKeys]
     let handle = FileHandle(fileDescriptor: devnull)
     var chunk = Data()
-    let foundationSeconds = measure {
+    let foundationSeconds = best(of: 5) {
         for i in 0..<foundationRecords {
             let v = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
             let s = Sample(old: hex(v & 0xffff_f000), new: hex((v >> 12) & 0xffff_f000),

@@ -8,7 +8,7 @@ import Foundation
 let requested = Set(CommandLine.arguments.dropFirst())
 func wanted(_ name: String) -> Bool { requested.isEmpty || requested.contains(name) }
 
-if wanted("encoder") { benchEncoder(records: 5_000_000) }
+if wanted("encoder") { benchEncoder(records: 1_000_000) }
 if wanted("evtchn") { benchEventChannels() }
 if wanted("watch") {
     benchWatchPerEvent(events: ProcessInfo.processInfo.environment["VMI_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000)
