@@ -154,7 +154,8 @@ public struct JSONLine {
     }
 
     /// `,"key":` and a value of at most `maxValueCount` bytes written by `value`, in one piece.
-    @inlinable
+    /// Inlined into each field: the key is then a constant and the value's writer a direct call.
+    @inlinable @inline(__always)
     mutating func piece(_ key: StaticString, maxValueCount: Int, _ value: (inout ReservedBytes) -> Void) {
         bytes.appendReserved(upTo: 4 + key.utf8CodeUnitCount + maxValueCount) { out in
             out.appendKey(key)
@@ -187,7 +188,7 @@ func hexDigit(_ nibble: UInt8) -> UInt8 {
 
 extension [UInt8] {
     /// Appends at most `maxCount` bytes, all written by `write` after one capacity check.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func appendReserved(upTo maxCount: Int, _ write: (inout ReservedBytes) -> Void) {
         append(addingCapacity: maxCount) { span in
             span.withUnsafeMutableBufferPointer { buffer, count in
