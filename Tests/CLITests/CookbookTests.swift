@@ -262,6 +262,10 @@ struct StandInStale: Error, CustomStringConvertible {
         #expect(r.status == 3)
         let ids = r.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(ids.count == 2 && ids[0] == ids[1], "pid and process group: \(r.stdout)")
+        // SIGPIPE as in a user's shell: a writer whose reader is gone ends quietly (with it
+        // ignored, `yes` would say "Broken pipe" on stderr; a recipe's `sort | head` did).
+        let pipe = try Tools.shell("yes | head -n 1", in: FileManager.default.temporaryDirectory)
+        #expect(pipe.status == 0 && pipe.stdout == "y\n" && pipe.stderr.isEmpty, "\(pipe)")
     }
 
     @Test(arguments: Cookbook.titles { if case .fixtures = $0 { true } else { false } })

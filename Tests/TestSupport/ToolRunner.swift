@@ -41,8 +41,11 @@ public enum Tools {
         let p = Process()
         // Process starts every child in a process group of its own (CookbookTests checks it), so
         // the watchdog ends the whole pipeline by signalling the group.
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
+        // SIGPIPE back to its default, as in a user's shell: this process ignores it (see
+        // `collect`), children inherit that, and then `sort | head` has sort report "Broken pipe"
+        // on stderr instead of ending quietly.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["--default-signal=PIPE", "/bin/sh", "-c", script]
         p.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env["PATH"] = binDir.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
