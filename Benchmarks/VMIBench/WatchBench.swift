@@ -89,7 +89,7 @@ func benchWatchPerEvent(events: Int) {
         return (wall - rounds * timer.wall, cpu - rounds * timer.cpu)
     }
     /// What timing a round costs by itself (four clock reads, the CPU-time ones system calls:
-    /// ~0.3 us, which would double a one-event round): the same reads with nothing between.
+    /// ~0.8 us here, more than a one-event round itself): the same reads with nothing between.
     var timer = (wall: 0.0, cpu: 0.0)
     do {
         let rounds = 200_000
