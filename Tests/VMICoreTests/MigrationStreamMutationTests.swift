@@ -142,6 +142,14 @@ import Testing
             try s.write(cutAt: cut, json: json)
             try expectError(s, "cut at \(cut)")
         }
+        // A second EOF + vmdesc after the real one: the one that runs to the end of the file wins.
+        try s.write(cutAt: s.original.count, json: json)
+        #expect(try s.decode().distributor?.ctlr == 0x53)
+        try s.restore()
+        // A tail of EOF + VMDESCRIPTION bytes whose lengths run nowhere: searched, not found.
+        try s.write(cutAt: s.gicStart + 100, json: "")
+        try s.patch(at: s.gicStart + 106, Array(repeating: [0x00, 0x06, 0, 0, 0, 2, UInt8(ascii: "{")], count: 3000).flatMap { $0 })
+        try expectError(s, "decoy vmdescs", "no vmdesc")
         // No vmdesc at all (a plain truncation).
         try s.handle.truncate(atOffset: UInt64(s.gicStart + 100))
         try expectError(s, "plain cut", "no vmdesc")

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A QEMU migration stream read generically (format: QEMU migration/savevm.c
 /// qemu_savevm_state_header / qemu_savevm_state_complete_precopy, migration/vmstate.c, migration/ram.c
 /// ram_save_setup / ram_load_precopy; the reference reader is QEMU's scripts/analyze-migration.py):
@@ -62,14 +66,22 @@ final class MigrationStream {
         for span in [64 << 10, 1 << 20, VMStateDescription.maxJSONBytes + 6] {
             let n = min(span, r.size)
             let tail = try r.read(at: r.size - n, count: n)
-            var p = n - 6
-            while p >= 1 {
-                if tail[p] == 0x06 && tail[p - 1] == 0x00 && tail[p + 5] == UInt8(ascii: "{") {
-                    let len = tail[p + 1..<p + 5].reduce(0) { $0 << 8 | Int($1) }
-                    if len == n - p - 5 { return Array(tail[(p + 5)...]) }
+            // memchr from one 0x06 to the next, the last match wins: the bytes in between are not
+            // looked at one by one (a stream that lies about its vmdesc makes this scan the span).
+            let found = tail.withUnsafeBytes { b -> Int? in
+                var last: Int?
+                var p = 1  // candidates p in 1...n - 6: p + 5 is the JSON's first byte
+                while p <= n - 6, let hit = memchr(b.baseAddress! + p, 0x06, n - 5 - p) {
+                    p = b.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                    if b[p - 1] == 0x00 && b[p + 5] == UInt8(ascii: "{")
+                        && (1...4).reduce(0, { $0 << 8 | Int(b[p + $1]) }) == n - p - 5 {
+                        last = p
+                    }
+                    p += 1
                 }
-                p -= 1
+                return last
             }
+            if let p = found { return Array(tail[(p + 5)...]) }
             if n == r.size { break }
         }
         throw VMIError("'\(r.path)': no vmdesc at the end of the stream (truncated, or QEMU did not describe it)")
