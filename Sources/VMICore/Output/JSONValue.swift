@@ -51,7 +51,12 @@ public enum JSONValue: Equatable, Sendable {
         func error(_ what: String) -> VMIError { VMIError("invalid JSON at byte \(i): \(what)") }
 
         mutating func skipSpace() {
-            while i < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[i]) { i += 1 }
+            while i < bytes.count {
+                switch bytes[i] {
+                case 0x20, 0x09, 0x0a, 0x0d: i += 1
+                default: return
+                }
+            }
         }
 
         mutating func expect(_ literal: String) throws {
@@ -113,7 +118,15 @@ public enum JSONValue: Equatable, Sendable {
 
         mutating func string() throws -> String {
             i += 1  // opening quote
-            var out: [UInt8] = []
+            // Most strings (every one of a vmdesc's thousands) have no escape: one slice.
+            let start = i
+            while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") { i += 1 }
+            guard i < bytes.count else { throw error("unterminated string") }
+            if bytes[i] == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: bytes[start..<i - 1], as: UTF8.self)
+            }
+            var out = Array(bytes[start..<i])
             while i < bytes.count {
                 let b = bytes[i]
                 i += 1
