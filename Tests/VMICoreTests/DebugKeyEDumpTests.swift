@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import Testing
 @testable import VMICore
@@ -67,6 +68,9 @@ import Testing
         #expect(d2.port(1)?.remotePort == 4)
         #expect(d2.port(2)?.column == .fifo(busy: false, link: nil))
         #expect(d2.port(3)?.column == .fifoNoWord)
+
+        // The same text as a serial console captures it (CRLF line ends).
+        #expect(try DebugKeyEDump.parse(Substring(text.replacingOccurrences(of: "\n", with: "\r\n"))) == dump)
 
         // Records: the Xen-consumed port 6 is not the guest's.
         let records = try ConsoleTarget(address: .console(path: "-"), text: text).eventChannels(domain: 1)

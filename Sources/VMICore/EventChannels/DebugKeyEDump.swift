@@ -68,6 +68,8 @@ public struct DebugKeyEDump: Equatable, Sendable {
     /// Parses every `e` dump in `text`. A domain shown by several dumps keeps its last one (a
     /// console ring holds every press since boot). Lines that do not belong to a dump are
     /// skipped; a malformed port line inside one is an error that names its line number.
+    /// Lines are split and matched on UTF-8 bytes: a ring is megabytes of boot log, and splitting
+    /// it into Characters (grapheme breaking) was most of the parse.
     public static func parse(_ text: Substring) throws -> DebugKeyEDump {
         var order: [Int] = []
         var latest: [Int: Domain] = [:]
@@ -80,30 +82,30 @@ public struct DebugKeyEDump: Equatable, Sendable {
             current = nil
         }
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = consoleMessage(rawLine)
-            if line.hasPrefix("'e' pressed") {
+            let line = consoleMessage(Substring(rawLine))
+            if line.hasBytePrefix("'e' pressed") {
                 flush()
                 continue
             }
-            if let rest = line.stripping(prefix: "Event channel information for domain ") {
+            if let rest = line.droppingBytes(prefix: "Event channel information for domain ") {
                 flush()
-                guard rest.hasSuffix(":"), let id = Int(rest.dropLast()), id >= 0 else {
+                guard rest.utf8.last == UInt8(ascii: ":"), let id = Int(Substring(rest.utf8.dropLast())), id >= 0 else {
                     throw VMIError("line \(lineNumber): bad domain header '\(line)'")
                 }
                 current = Domain(domid: id, ports: [])
                 continue
             }
             guard current != nil else { continue }
-            let trimmed = line.drop { $0 == " " }
-            if trimmed.hasPrefix("Polling vCPUs") || trimmed.hasPrefix("port [") { continue }
-            guard let first = trimmed.first, first.isASCIIDigit else {
+            let trimmed = Substring(line.utf8.drop { $0 == UInt8(ascii: " ") })
+            if trimmed.hasBytePrefix("Polling vCPUs") || trimmed.hasBytePrefix("port [") { continue }
+            guard let first = trimmed.utf8.first, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
                 // Anything else (another key's output, a guest message) ends the domain.
                 flush()
                 continue
             }
-            if trimmed.hasSuffix("in flux") { continue }  // a port locked at dump time (Xen >= 4.15)
+            if trimmed.hasByteSuffix("in flux") { continue }  // a port locked at dump time (Xen >= 4.15)
             current!.ports.append(try parsePort(trimmed, lineNumber))
         }
         flush()
@@ -116,40 +118,58 @@ public struct DebugKeyEDump: Equatable, Sendable {
     /// itself when it has no prefix (text pasted from elsewhere).
     static func consoleMessage(_ line: Substring) -> Substring {
         var s = line
-        if s.hasSuffix("\r") { s = s.dropLast() }
-        if let r = s.firstRange(of: "(XEN) ") { s = s[r.upperBound...] }
-        if s.hasPrefix("["), let close = s.firstIndex(of: "]"), s[s.index(after: close)...].hasPrefix(" ") {
-            let stamp = s[s.index(after: s.startIndex)..<close]
-            if stamp.allSatisfy({ $0 == " " || $0 == "." || $0.isASCIIDigit }) { s = s[s.index(close, offsetBy: 2)...] }
+        if s.utf8.last == UInt8(ascii: "\r") { s = Substring(s.utf8.dropLast()) }
+        if let r = s.firstByteRange(of: "(XEN) ") { s = Substring(s.utf8[r.upperBound...]) }
+        let u = s.utf8
+        if u.first == UInt8(ascii: "["), let close = u.firstIndex(of: UInt8(ascii: "]")),
+            u[u.index(after: close)...].first == UInt8(ascii: " ")
+        {
+            let stamp = u[u.index(after: u.startIndex)..<close]
+            if stamp.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+                s = Substring(u[u.index(close, offsetBy: 2)...])
+            }
         }
         return s
     }
 
     static func parsePort(_ s: Substring, _ lineNumber: Int) throws -> Port {
         func bad(_ why: String) -> VMIError { VMIError("line \(lineNumber): \(why): '\(s)'") }
-        guard let open = s.firstIndex(of: "["), let close = s[open...].firstRange(of: "]: ") else {
+        let u = s.utf8
+        guard let open = u.firstIndex(of: UInt8(ascii: "[")), let close = Substring(u[open...]).firstByteRange(of: "]: ") else {
             throw bad("not an event-channel line")
         }
-        guard let port = Int(s[..<open].trimmingSpaces) else { throw bad("bad port number") }
-        let bracket = s[s.index(after: open)..<close.lowerBound]
-        let parts = bracket.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard let port = Int(Substring(u[..<open]).trimmingSpaces) else { throw bad("bad port number") }
+        let bracket = u[u.index(after: open)..<close.lowerBound]
+        let parts = bracket.split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false).map(Substring.init)
         guard parts.count == 3, let p = flag(parts[0]), let m = flag(parts[1]) else { throw bad("bad [p/m/s] column") }
         guard let column = Self.column(parts[2]) else { throw bad("bad print_state column '\(parts[2])'") }
-        var values: [Substring: Int] = [:]
-        for token in s[close.upperBound...].split(separator: " ") {
-            guard let eq = token.firstIndex(of: "=") else { throw bad("bad field '\(token)'") }
-            let key = token[..<eq]
-            if key == "Z" { break }  // XSM label, free text, last
-            guard let v = Int(token[token.index(after: eq)...]) else { throw bad("bad value in '\(token)'") }
-            values[key] = v
+        var ecs: Int?, n: Int?, x: Int?, d: Int?, pv: Int?, i: Int?, v: Int?
+        for field in u[close.upperBound...].split(separator: UInt8(ascii: " ")) {
+            guard let eq = field.firstIndex(of: UInt8(ascii: "=")) else { throw bad("bad field '\(Substring(field))'") }
+            let key = field[..<eq]
+            if key.elementsEqual("Z".utf8) { break }  // XSM label, free text, last
+            guard let value = Int(Substring(field[field.index(after: eq)...])) else {
+                throw bad("bad value in '\(Substring(field))'")
+            }
+            guard key.count == 1 else { continue }
+            switch key.first! {
+            case UInt8(ascii: "s"): ecs = value
+            case UInt8(ascii: "n"): n = value
+            case UInt8(ascii: "x"): x = value
+            case UInt8(ascii: "d"): d = value
+            case UInt8(ascii: "p"): pv = value
+            case UInt8(ascii: "i"): i = value
+            case UInt8(ascii: "v"): v = value
+            default: break
+            }
         }
-        guard let ecs = values["s"], let n = values["n"], let x = values["x"] else { throw bad("missing s=, n= or x=") }
+        guard let ecs, let n, let x else { throw bad("missing s=, n= or x=") }
         var out = Port(port: port, pending: p, masked: m, column: column, ecs: ecs, notifyVCPU: n, xenConsumer: x)
         switch EventChannelState(ecs: ecs) {
-        case .unbound: out.remoteDomid = values["d"]
-        case .interdomain: out.remoteDomid = values["d"]; out.remotePort = values["p"]
-        case .pirq: out.pirq = values["p"]; out.irq = values["i"]
-        case .virq: out.virq = values["v"]
+        case .unbound: out.remoteDomid = d
+        case .interdomain: out.remoteDomid = d; out.remotePort = pv
+        case .pirq: out.pirq = pv; out.irq = i
+        case .virq: out.virq = v
         case .ipi, nil: break
         }
         return out
@@ -165,19 +185,48 @@ public struct DebugKeyEDump: Equatable, Sendable {
 
     static func column(_ s: Substring) -> Column? {
         if s.count == 1 { return flag(s).map { .twoLevel(selector: $0) } }
-        guard s.count >= 6 else { return nil }
-        if s.first == "?" { return s.dropFirst().allSatisfy { $0 == " " } ? .fifoNoWord : nil }
-        let chars = Array(s)
-        guard chars[0] == "B" || chars[0] == " ", chars[1] == " " else { return nil }
-        let rest = String(chars[2...]).trimmingSpaces
-        if rest == "-" { return .fifo(busy: chars[0] == "B", link: nil) }
+        let u = Array(s.utf8)
+        guard u.count >= 6 else { return nil }
+        if u[0] == UInt8(ascii: "?") { return u.dropFirst().allSatisfy { $0 == UInt8(ascii: " ") } ? .fifoNoWord : nil }
+        guard u[0] == UInt8(ascii: "B") || u[0] == UInt8(ascii: " "), u[1] == UInt8(ascii: " ") else { return nil }
+        let rest = Substring(s.utf8.dropFirst(2)).trimmingSpaces
+        if rest == "-" { return .fifo(busy: u[0] == UInt8(ascii: "B"), link: nil) }
         guard let link = Int(rest), link >= 0 else { return nil }
-        return .fifo(busy: chars[0] == "B", link: link)
+        return .fifo(busy: u[0] == UInt8(ascii: "B"), link: link)
     }
 }
 
-extension StringProtocol {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+/// Byte-level matching of ASCII patterns on console lines (no grapheme breaking).
+extension Substring {
+    fileprivate func hasBytePrefix(_ p: StaticString) -> Bool {
+        utf8.starts(with: UnsafeBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount))
+    }
+
+    fileprivate func hasByteSuffix(_ p: StaticString) -> Bool {
+        let n = p.utf8CodeUnitCount
+        return utf8.count >= n && utf8.suffix(n).elementsEqual(UnsafeBufferPointer(start: p.utf8Start, count: n))
+    }
+
+    fileprivate func droppingBytes(prefix p: StaticString) -> Substring? {
+        hasBytePrefix(p) ? Substring(utf8.dropFirst(p.utf8CodeUnitCount)) : nil
+    }
+
+    fileprivate func firstByteRange(of p: StaticString) -> Range<Index>? {
+        let needle = UnsafeBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount)
+        var from = utf8.startIndex
+        while let hit = utf8[from...].firstIndex(of: needle[0]) {
+            let rest = utf8[hit...]
+            if rest.starts(with: needle) { return hit..<utf8.index(hit, offsetBy: needle.count) }
+            from = utf8.index(after: hit)
+        }
+        return nil
+    }
+
+    /// Without leading and trailing spaces.
+    fileprivate var trimmingSpaces: Substring {
+        var u = utf8[...]
+        while u.first == UInt8(ascii: " ") { u = u.dropFirst() }
+        while u.last == UInt8(ascii: " ") { u = u.dropLast() }
+        return Substring(u)
     }
 }
