@@ -32,11 +32,13 @@ public enum KVMVGICState {
         var lineNo = 0
         func bad(_ why: String) -> VMIError { VMIError("'\(name)': line \(lineNo): \(why)") }
 
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+        // Lines and fields split on UTF-8 bytes: Character splitting (grapheme breaking) was most
+        // of the parse. CRLF is taken as well as LF.
+        for raw in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNo += 1
             guard lineNo <= maxLines else { throw bad("more than \(maxLines) lines: not vgic-state") }
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            let line = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
+            let fields = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }).map(Substring.init)
             guard let first = fields.first else { continue }
             if fields.count > 2 && fields.contains("TYP") {
                 // "VCPU%2d TYP ..." prints "VCPU 0" or "VCPU12"; "SPI  0 TYP ...".
@@ -54,7 +56,7 @@ public enum KVMVGICState {
             switch first {
             case "Distributor":
                 sawDistributor = true
-            case _ where line.allSatisfy({ $0 == "=" || $0 == "-" }):
+            case _ where line.allSatisfy({ $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "-") }):
                 continue
             case "vgic_model:":
                 guard fields.count == 2 else { throw bad("expected 'vgic_model: GICv3'") }
