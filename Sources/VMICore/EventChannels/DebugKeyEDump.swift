@@ -184,15 +184,17 @@ public struct DebugKeyEDump: Equatable, Sendable {
     }
 
     static func column(_ s: Substring) -> Column? {
-        if s.count == 1 { return flag(s).map { .twoLevel(selector: $0) } }
-        let u = Array(s.utf8)
-        guard u.count >= 6 else { return nil }
-        if u[0] == UInt8(ascii: "?") { return u.dropFirst().allSatisfy { $0 == UInt8(ascii: " ") } ? .fifoNoWord : nil }
-        guard u[0] == UInt8(ascii: "B") || u[0] == UInt8(ascii: " "), u[1] == UInt8(ascii: " ") else { return nil }
-        let rest = Substring(s.utf8.dropFirst(2)).trimmingSpaces
-        if rest == "-" { return .fifo(busy: u[0] == UInt8(ascii: "B"), link: nil) }
+        let u = s.utf8
+        if u.count == 1 { return flag(s).map { .twoLevel(selector: $0) } }
+        guard u.count >= 6, let lead = u.first else { return nil }
+        let after = u.dropFirst()
+        if lead == UInt8(ascii: "?") { return after.allSatisfy { $0 == UInt8(ascii: " ") } ? .fifoNoWord : nil }
+        guard lead == UInt8(ascii: "B") || lead == UInt8(ascii: " "), after.first == UInt8(ascii: " ") else { return nil }
+        let busy = lead == UInt8(ascii: "B")
+        let rest = Substring(after.dropFirst()).trimmingSpaces
+        if rest == "-" { return .fifo(busy: busy, link: nil) }
         guard let link = Int(rest), link >= 0 else { return nil }
-        return .fifo(busy: u[0] == UInt8(ascii: "B"), link: link)
+        return .fifo(busy: busy, link: link)
     }
 }
 
