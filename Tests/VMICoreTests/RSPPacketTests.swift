@@ -12,6 +12,9 @@ import Testing
         #expect(
             RSP.frame([0x24, 0x23, 0x7d, 0x2a]) == bytes("$}\u{04}}\u{03}}]}\n#")
                 + bytes(String(format: "%02x", Int(RSP.checksum(bytes("}\u{04}}\u{03}}]}\n"))))))
+        // A slice and a collection with no contiguous storage frame the same.
+        #expect(RSP.frame(bytes("xqSupported").dropFirst()) == bytes("$qSupported#37"))
+        #expect(RSP.frame(bytes("qSupported").lazy.map { $0 }) == bytes("$qSupported#37"))
     }
 
     @Test func decodesPacketsAcksAndNoise() throws {

@@ -23,6 +23,13 @@ public enum RSP {
 
     /// `$payload#cs` with `$ # } *` escaped.
     public static func frame<C: Collection>(_ payload: C) -> [UInt8] where C.Element == UInt8 {
+        // One loop over contiguous bytes: called from another module the generic code is not
+        // specialized, and reading a slice element by element there allocates for every byte.
+        payload.withContiguousStorageIfAvailable(frame(contiguous:))
+            ?? Array(payload).withUnsafeBufferPointer(frame(contiguous:))
+    }
+
+    static func frame(contiguous payload: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(payload.count + 8)
         for b in payload {
