@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import VMICore
 
 /// The `e` debug-key parser: on real console text from the Xen lab (both ABIs), and on broken
@@ -8,13 +9,16 @@ import Testing
 @Suite struct DebugKeyEDumpTests {
     static let fixture = "xen-x86/evtchn/debug-keys-e.txt"
 
-    @Test(.enabled(if: Fixtures.path(DebugKeyEDumpTests.fixture) != nil, "fixture \(DebugKeyEDumpTests.fixture) absent"))
+    @Test(
+        .enabled(if: Fixtures.path(DebugKeyEDumpTests.fixture) != nil, "fixture \(DebugKeyEDumpTests.fixture) absent"))
     func realConsoleText() throws {
         let text = try String(contentsOfFile: try Fixtures.require(Self.fixture), encoding: .utf8)
         let dump = try DebugKeyEDump.parse(Substring(text))
         let info = try Fixtures.require("xen-x86/evtchn/domains.txt")
         // domains.txt: "<domid> <name>" of the lab's guests at the time of the dump.
-        let domains = try String(contentsOfFile: info, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ") }
+        let domains = try String(contentsOfFile: info, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: " ")
+        }
         let pv = Int(domains.first { $0[1] == "pvguest" }![0])!
         let pvh = Int(domains.first { $0[1] == "pvhguest" }![0])!
         #expect(dump.domain(0) != nil)
@@ -27,9 +31,23 @@ import Testing
             #expect(d.ports.map(\.port) == d.ports.map(\.port).sorted())
             #expect(d.ports.allSatisfy { $0.state != nil })
             // Every interdomain port of a guest goes to dom0 here (xenstore, console).
-            #expect(d.ports.filter { $0.state == .interdomain }.allSatisfy { $0.remoteDomid == 0 && $0.remotePort != nil })
+            #expect(
+                d.ports.filter { $0.state == .interdomain }.allSatisfy { $0.remoteDomid == 0 && $0.remotePort != nil })
             #expect(d.ports.contains { $0.state == .virq && $0.virq != nil })
         }
+    }
+
+    /// The lab's real text with each of Xen's `console_timestamps` formats put after "(XEN) "
+    /// (date, datems, boot, raw: xen/drivers/char/console.c) parses as it does without.
+    @Test(
+        .enabled(if: Fixtures.path(DebugKeyEDumpTests.fixture) != nil, "fixture \(DebugKeyEDumpTests.fixture) absent"),
+        arguments: ["[2026-11-28 18:04:05] ", "[2026-11-28 18:04:05.123] ", "[   127.929105] ", "[0000001dc9e4a7b1] "])
+    func everyTimestampFormat(stamp: String) throws {
+        let text = try String(contentsOfFile: try Fixtures.require(Self.fixture), encoding: .utf8)
+        let plain = try DebugKeyEDump.parse(Substring(text))
+        #expect(!plain.domains.isEmpty)
+        let stamped = text.replacingOccurrences(of: "(XEN) ", with: "(XEN) " + stamp)
+        #expect(try DebugKeyEDump.parse(Substring(stamped)) == plain)
     }
 
     @Test func lastDumpOfADomainWins() throws {
@@ -59,7 +77,9 @@ import Testing
         let d1 = try #require(dump.domain(1))
         #expect(d1.abi == .twoLevel)
         #expect(d1.ports.map(\.port) == [1, 2, 3, 4, 5, 6])
-        #expect(d1.port(1)?.pending == true && d1.port(1)?.masked == false && d1.port(1)?.column == .twoLevel(selector: false))
+        #expect(
+            d1.port(1)?.pending == true && d1.port(1)?.masked == false
+                && d1.port(1)?.column == .twoLevel(selector: false))
         #expect(d1.port(2)?.virq == 0 && d1.port(3)?.remoteDomid == 0 && d1.port(4)?.notifyVCPU == 1)
         #expect(d1.port(5)?.pirq == 9 && d1.port(5)?.irq == 30)
         let d2 = try #require(dump.domain(2))
@@ -75,8 +95,10 @@ import Testing
         // Records: the Xen-consumed port 6 is not the guest's.
         let records = try ConsoleTarget(address: .console(path: "-"), text: text).eventChannels(domain: 1)
         #expect(records.map(\.port) == [1, 2, 3, 4, 5])
-        #expect(String(decoding: records[0].record().bytes, as: UTF8.self)
-            == #"{"type":"evtchn","domid":1,"port":1,"state":"interdomain","vcpu":0,"remote_domid":0,"remote_port":20,"pending":true,"masked":false,"abi":"2-level"}"# + "\n")
+        #expect(
+            String(decoding: records[0].record().bytes, as: UTF8.self)
+                == #"{"type":"evtchn","domid":1,"port":1,"state":"interdomain","vcpu":0,"remote_domid":0,"remote_port":20,"pending":true,"masked":false,"abi":"2-level"}"#
+                + "\n")
         #expect(records[0].textLine() == "   1: VCPU 0: Interdomain (Connected) - Remote Domain 0, Port 20 pending\n")
     }
 
@@ -91,7 +113,10 @@ import Testing
         #expect(throws: VMIError("line 2: missing s=, n= or x=: '1 [0/0/0]: s=3'")) {
             try DebugKeyEDump.parse(Substring(header + "(XEN)        1 [0/0/0]: s=3"))
         }
-        #expect(throws: VMIError("line 2: bad value in 's=99999999999999999999999': '1 [0/0/0]: s=99999999999999999999999 n=0 x=0'")) {
+        #expect(
+            throws: VMIError(
+                "line 2: bad value in 's=99999999999999999999999': '1 [0/0/0]: s=99999999999999999999999 n=0 x=0'")
+        ) {
             try DebugKeyEDump.parse(Substring(header + "(XEN)        1 [0/0/0]: s=99999999999999999999999 n=0 x=0"))
         }
         #expect(throws: VMIError("line 1: bad domain header 'Event channel information for domain x:'")) {

@@ -235,6 +235,18 @@ final class FakeGICMemory: PhysicalMemory {
         #expect(compared == s.cpuInterfaces.count * (2 + 16))
     }
 
+    /// Each of Xen's `console_timestamps` formats (date, datems, boot, raw) after "(XEN) ".
+    @Test(arguments: [
+        "[2026-11-28 18:04:05] ", "[2026-11-28 18:04:05.123] ", "[   127.929105] ", "[0000001dc9e4a7b1] ",
+    ])
+    func timestampFormats(stamp: String) throws {
+        let plain = try XenConsoleGIC.parse(Self.consoleText, name: "c")
+        let s = try XenConsoleGIC.parse(
+            Self.consoleText.replacingOccurrences(of: "(XEN) ", with: "(XEN) " + stamp), name: "c")
+        #expect(s.listRegisters.map(\.lr.raw) == plain.listRegisters.map(\.lr.raw) && s.inflight == plain.inflight)
+        #expect(s.listRegisters.count == 2)
+    }
+
     @Test func crlfLines() throws {
         let s = try XenConsoleGIC.parse(Self.consoleText.replacingOccurrences(of: "\n", with: "\r\r\n"), name: "c")
         #expect(s.listRegisters.count == 2 && s.inflight.count == 3)

@@ -68,8 +68,6 @@ public struct DebugKeyEDump: Equatable, Sendable {
     /// Parses every `e` dump in `text`. A domain shown by several dumps keeps its last one (a
     /// console ring holds every press since boot). Lines that do not belong to a dump are
     /// skipped; a malformed port line inside one is an error that names its line number.
-    /// Lines are split and matched on UTF-8 bytes: a ring is megabytes of boot log, and splitting
-    /// it into Characters (grapheme breaking) was most of the parse.
     public static func parse(_ text: Substring) throws -> DebugKeyEDump {
         var order: [Int] = []
         var latest: [Int: Domain] = [:]
@@ -82,9 +80,9 @@ public struct DebugKeyEDump: Equatable, Sendable {
             current = nil
         }
         var lineNumber = 0
-        for rawLine in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        for rawLine in XenConsoleText.lines(text) {
             lineNumber += 1
-            let line = consoleMessage(Substring(rawLine))
+            let line = XenConsoleText.message(rawLine)
             if line.hasBytePrefix("'e' pressed") {
                 flush()
                 continue
@@ -114,36 +112,27 @@ public struct DebugKeyEDump: Equatable, Sendable {
 
     public func domain(_ domid: Int) -> Domain? { domains.first { $0.domid == domid } }
 
-    /// The text after Xen's `(XEN) ` prefix and optional `[  12.345678] ` timestamp; the line
-    /// itself when it has no prefix (text pasted from elsewhere).
-    static func consoleMessage(_ line: Substring) -> Substring {
-        var s = line
-        if s.utf8.last == UInt8(ascii: "\r") { s = Substring(s.utf8.dropLast()) }
-        if let r = s.firstByteRange(of: "(XEN) ") { s = Substring(s.utf8[r.upperBound...]) }
-        let u = s.utf8
-        if u.first == UInt8(ascii: "["), let close = u.firstIndex(of: UInt8(ascii: "]")),
-            u[u.index(after: close)...].first == UInt8(ascii: " ")
-        {
-            let stamp = u[u.index(after: u.startIndex)..<close]
-            if stamp.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
-                s = Substring(u[u.index(close, offsetBy: 2)...])
-            }
-        }
-        return s
-    }
-
     static func parsePort(_ s: Substring, _ lineNumber: Int) throws -> Port {
         func bad(_ why: String) -> VMIError { VMIError("line \(lineNumber): \(why): '\(s)'") }
         let u = s.utf8
-        guard let open = u.firstIndex(of: UInt8(ascii: "[")), let close = Substring(u[open...]).firstByteRange(of: "]: ") else {
+        guard let open = u.firstIndex(of: UInt8(ascii: "[")),
+            let close = Substring(u[open...]).firstByteRange(of: "]: ")
+        else {
             throw bad("not an event-channel line")
         }
         guard let port = Int(Substring(u[..<open]).trimmingSpaces) else { throw bad("bad port number") }
         let bracket = u[u.index(after: open)..<close.lowerBound]
-        let parts = bracket.split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false).map(Substring.init)
+        let parts = bracket.split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false).map(
+            Substring.init)
         guard parts.count == 3, let p = flag(parts[0]), let m = flag(parts[1]) else { throw bad("bad [p/m/s] column") }
         guard let column = Self.column(parts[2]) else { throw bad("bad print_state column '\(parts[2])'") }
-        var ecs: Int?, n: Int?, x: Int?, d: Int?, pv: Int?, i: Int?, v: Int?
+        var ecs: Int?
+        var n: Int?
+        var x: Int?
+        var d: Int?
+        var pv: Int?
+        var i: Int?
+        var v: Int?
         for field in u[close.upperBound...].split(separator: UInt8(ascii: " ")) {
             guard let eq = field.firstIndex(of: UInt8(ascii: "=")) else { throw bad("bad field '\(Substring(field))'") }
             let key = field[..<eq]
@@ -167,8 +156,12 @@ public struct DebugKeyEDump: Equatable, Sendable {
         var out = Port(port: port, pending: p, masked: m, column: column, ecs: ecs, notifyVCPU: n, xenConsumer: x)
         switch EventChannelState(ecs: ecs) {
         case .unbound: out.remoteDomid = d
-        case .interdomain: out.remoteDomid = d; out.remotePort = pv
-        case .pirq: out.pirq = pv; out.irq = i
+        case .interdomain:
+            out.remoteDomid = d
+            out.remotePort = pv
+        case .pirq:
+            out.pirq = pv
+            out.irq = i
         case .virq: out.virq = v
         case .ipi, nil: break
         }
@@ -189,46 +182,13 @@ public struct DebugKeyEDump: Equatable, Sendable {
         guard u.count >= 6, let lead = u.first else { return nil }
         let after = u.dropFirst()
         if lead == UInt8(ascii: "?") { return after.allSatisfy { $0 == UInt8(ascii: " ") } ? .fifoNoWord : nil }
-        guard lead == UInt8(ascii: "B") || lead == UInt8(ascii: " "), after.first == UInt8(ascii: " ") else { return nil }
+        guard lead == UInt8(ascii: "B") || lead == UInt8(ascii: " "), after.first == UInt8(ascii: " ") else {
+            return nil
+        }
         let busy = lead == UInt8(ascii: "B")
         let rest = Substring(after.dropFirst()).trimmingSpaces
         if rest == "-" { return .fifo(busy: busy, link: nil) }
         guard let link = Int(rest), link >= 0 else { return nil }
         return .fifo(busy: busy, link: link)
-    }
-}
-
-/// Byte-level matching of ASCII patterns on console lines (no grapheme breaking).
-extension Substring {
-    fileprivate func hasBytePrefix(_ p: StaticString) -> Bool {
-        utf8.starts(with: UnsafeBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount))
-    }
-
-    fileprivate func hasByteSuffix(_ p: StaticString) -> Bool {
-        let n = p.utf8CodeUnitCount
-        return utf8.count >= n && utf8.suffix(n).elementsEqual(UnsafeBufferPointer(start: p.utf8Start, count: n))
-    }
-
-    fileprivate func droppingBytes(prefix p: StaticString) -> Substring? {
-        hasBytePrefix(p) ? Substring(utf8.dropFirst(p.utf8CodeUnitCount)) : nil
-    }
-
-    fileprivate func firstByteRange(of p: StaticString) -> Range<Index>? {
-        let needle = UnsafeBufferPointer(start: p.utf8Start, count: p.utf8CodeUnitCount)
-        var from = utf8.startIndex
-        while let hit = utf8[from...].firstIndex(of: needle[0]) {
-            let rest = utf8[hit...]
-            if rest.starts(with: needle) { return hit..<utf8.index(hit, offsetBy: needle.count) }
-            from = utf8.index(after: hit)
-        }
-        return nil
-    }
-
-    /// Without leading and trailing spaces.
-    fileprivate var trimmingSpaces: Substring {
-        var u = utf8[...]
-        while u.first == UInt8(ascii: " ") { u = u.dropFirst() }
-        while u.last == UInt8(ascii: " ") { u = u.dropLast() }
-        return Substring(u)
     }
 }
