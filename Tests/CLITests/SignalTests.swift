@@ -70,8 +70,10 @@ import Testing
     @Test func stalledReaderDoesNotHoldTheTool() throws {
         let unread = Pipe()
         let (p, stub) = try watching(ignoring: "", stdout: unread, hits: 2000)
-        // 2000 events of ~150 bytes: far more than the 64 KiB pipe holds.
-        let deadline = Date().addingTimeInterval(20)
+        // 2000 events of ~150 bytes: far more than the 64 KiB pipe holds (~440). The broken tool
+        // stopped for good at ~320; a slow one (ASan build, loaded machine: 411 in 20 s once) only
+        // takes longer, so the wait is long and ends as soon as the count is reached.
+        let deadline = Date().addingTimeInterval(90)
         while stub.packets.filter({ $0 == "vCont;c" }).count < 800 && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
         }
