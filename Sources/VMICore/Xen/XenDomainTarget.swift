@@ -149,6 +149,14 @@ public final class XenDomainTarget: TargetDriver, RegisterReader, RegisterWriter
 
     func gone() -> VMIError { VMIError("\(label) is gone") }
 
+    /// Throws `gone()` once the domain no longer exists or is being destroyed. A destroyed
+    /// domain's monitor channel just goes quiet (Xen leaves our end unbound, it never signals),
+    /// so a listener with nothing to read asks.
+    func requireAlive() throws {
+        let info = try xen("look up the state") { try control.domainInfo(domid) }
+        guard let info, info.flags & UInt32(XEN_DOMINF_dying) == 0 else { throw gone() }
+    }
+
     /// Runs libxen calls, turning their errors into one line that says what was being done.
     @discardableResult
     func xen<T>(_ action: String, _ body: () throws -> T) throws -> T {

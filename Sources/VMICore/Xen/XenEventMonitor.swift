@@ -195,14 +195,21 @@ final class EventWatcher {
         }
     }
 
+    /// How long the ring may stay quiet before we check the domain still exists.
+    static let idleCheck = 1.0
+
     func run(caughtUp: () throws -> Void, _ handler: (VMEvent) throws -> ListenDecision) throws {
         defer { teardown() }
         try register()
         var reported: [VMEvent] = []
         while true {
-            switch try session.ring.wait(deadline: options.deadline, stopFD: options.stopFD) {
-            case .stop, .timeout:
+            switch try session.ring.wait(deadline: options.deadline, stopFD: options.stopFD, slice: Self.idleCheck) {
+            case .stop:
                 return
+            case .timeout:
+                if let d = options.deadline, monotonicSeconds() >= d { return }
+                try target.requireAlive()
+                continue
             case .requests:
                 break
             }

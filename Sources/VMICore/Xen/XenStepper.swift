@@ -413,8 +413,9 @@ final class XenStepSession: StepSession {
         case unbounded
     }
 
-    /// No stop for `stallCheck` seconds.
+    /// No stop for a slice: the domain must still exist, and a vCPU that does not trap is looked at.
     private func stalled(_ patience: Patience, since started: Double, rearmed: inout Bool) throws {
+        try target.requireAlive()
         if case .unbounded = patience { return }
         // Registers only when needed: a step over reads them in catchUp every slice already.
         if case .trap = patience, !mtf, !rearmed, let rflags = try? target.registers(vcpu: vcpu)["rflags"],

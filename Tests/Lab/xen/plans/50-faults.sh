@@ -82,12 +82,14 @@ vmi-watch "$D" --event cr3 >"$OUT/vanish.json" 2>"$OUT/vanish.err" &
 p=$!
 sleep 3
 xl destroy "$D"
+read -r t0 _ </proc/uptime
 ( sleep 30; kill -KILL $p 2>/dev/null ) &
 g=$!
 wait $p
 echo $? >"$OUT/vanish.exit"
 kill $g 2>/dev/null
-echo "vanish: exit $(cat "$OUT/vanish.exit"), $(wc -l <"$OUT/vanish.json") records; $(cat "$OUT/vanish.err")"
+read -r t1 _ </proc/uptime
+echo "vanish: exit $(cat "$OUT/vanish.exit") $(awk "BEGIN{print $t1 - $t0}") s after xl destroy, $(wc -l <"$OUT/vanish.json") records; $(cat "$OUT/vanish.err")"
 vmi-regs "$D" >/dev/null 2>"$OUT/gone-regs.err"; echo $? >"$OUT/gone-regs.exit"
 vmi-evtchn "$D" >/dev/null 2>"$OUT/gone-evtchn.err"; echo $? >"$OUT/gone-evtchn.exit"
 echo "after destroy: vmi-regs exit $(cat "$OUT/gone-regs.exit"): $(cat "$OUT/gone-regs.err")"
