@@ -123,8 +123,9 @@ echo "fault-trials: $target ($ARCH) jiffies_64=${jiffies:-none} hot spot=$writer
 [ -n "$orig_gdb" ] || { echo "fault-trials: cannot read $writer through vmi-step -i: $(cat "$work/fresh.err")" >&2; exit 1; }
 
 # A script's background jobs start with SIGINT ignored, and the tools keep an inherited
-# ignore (see Signals.swift); give them SIGINT back, as a terminal's ^C finds it.
-launch=(env --default-signal=INT)
+# ignore (see Signals.swift); give them SIGINT back, as a terminal's ^C finds it, and SIGHUP,
+# which nohup(1) or a detached shell running these trials would have them ignore.
+launch=(env --default-signal=INT,HUP)
 paths=(SIGINT SIGTERM SIGHUP head timeout count SIGKILL stall cut)
 declare -A pass fail
 failures=()
