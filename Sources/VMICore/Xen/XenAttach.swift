@@ -31,7 +31,7 @@ enum XenAttach {
                 if let (info, name) = try resolve(ref, control: control, store: store) {
                     building = deadline != nil && (try? control.vcpuOnline(UInt32(info.domain), 0)) != true
                     if !building {
-                        if info.flags & UInt32(XEN_DOMINF_dying) != 0 { throw VMIError("\(label): domain is dying") }
+                        if info.isDying { throw VMIError("\(label): domain is dying") }
                         return XenDomainTarget(address: address, domid: UInt32(info.domain), name: name, info: info,
                             control: control)
                     }

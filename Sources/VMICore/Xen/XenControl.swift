@@ -127,4 +127,9 @@ final class XenControl {
         return (out, idx)
     }
 }
+
+extension xc_domaininfo_t {
+    /// Being destroyed: gone for every purpose of ours, though Xen still lists it.
+    var isDying: Bool { flags & UInt32(XEN_DOMINF_dying) != 0 }
+}
 #endif

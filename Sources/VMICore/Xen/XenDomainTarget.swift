@@ -154,7 +154,7 @@ public final class XenDomainTarget: TargetDriver, RegisterReader, RegisterWriter
     /// so a listener with nothing to read asks.
     func requireAlive() throws {
         let info = try xen("look up the state") { try control.domainInfo(domid) }
-        guard let info, info.flags & UInt32(XEN_DOMINF_dying) == 0 else { throw gone() }
+        guard let info, !info.isDying else { throw gone() }
     }
 
     /// Runs libxen calls, turning their errors into one line that says what was being done.
